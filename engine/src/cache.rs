@@ -1,0 +1,552 @@
+//! The session cache: OpenSSL's `SSL_CTX` session-cache semantics on a
+//! lock-free map and a lock-free expiry index.
+//!
+//! # Structure
+//!
+//! ```text
+//!            SessionMap (split-ordered list)          ExpiryIndex (skiplist)
+//!   id ──▶ [node id=A | slot]──┐                ┌── (expiry 100, seq 7) ─┐
+//!                              ▼                ▼                        │
+//!                         Arc<Entry> { session, hash, key, state }  ◀────┘
+//!                                         │
+//!                                         ▼
+//!                                  Arc<Session<V>>  (handed to callers)
+//! ```
+//!
+//! Every `add` makes a fresh [`Entry`]: it is put in the index first
+//! (`PENDING`, invisible to flush and eviction), then published in the map
+//! (one CAS: a new node, or a slot replacing the previous entry for the id),
+//! then marked `LIVE`. Whatever path removes an entry — remove, take, flush,
+//! eviction, expiry found by a lookup, replacement — goes through
+//! [`Entry::try_retire`], a CAS to `RETIRED` that exactly one thread wins;
+//! that thread alone adjusts the length, empties the map slot, removes the
+//! index entry and reports the session. See `docs/DESIGN.md` for the
+//! linearization points and the proofs.
+
+use core::fmt;
+use core::ops::Bound;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use crate::builder::CacheBuilder;
+use crate::entry::{Entry, Path, LIVE};
+use crate::index::{ExpiryIndex, SkipIndex};
+use crate::map::SessionMap;
+use crate::session::SessionId;
+use crate::stats::{Counter, StripedStats};
+use crate::sync::epoch::{self, Guard};
+use crate::sync::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use crate::{CacheMode, Clock, Error, Session, Stats};
+
+pub(crate) type NewHook<V> = Box<dyn Fn(&Arc<Session<V>>) + Send + Sync>;
+pub(crate) type RemoveHook<V> = Box<dyn Fn(&Session<V>) + Send + Sync>;
+pub(crate) type GetHook<V> = Box<dyn Fn(&[u8]) -> Option<Arc<Session<V>>> + Send + Sync>;
+
+/// `store` runs `flush(now)` when its running count `n` has
+/// `n & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK`: the 255th store, then every
+/// 256th, exactly as OpenSSL's `ssl_update_cache` tests `accept_good & 0xff`.
+#[cfg(not(sesscache_loom))]
+pub(crate) const AUTO_FLUSH_MASK: u64 = 0xff;
+/// Under loom: every 2nd store, so a model with a few stores reaches it.
+#[cfg(sesscache_loom)]
+pub(crate) const AUTO_FLUSH_MASK: u64 = 0x1;
+
+/// Flush claims at most this many sessions before it unpins and reports
+/// them, so callbacks never run pinned and garbage is released as it goes.
+const FLUSH_BATCH: usize = 64;
+
+/// A lock-free TLS session cache with the semantics of OpenSSL's internal
+/// `SSL_CTX` session cache.
+///
+/// ```
+/// use sesscache::{ManualClock, SessionCache};
+///
+/// let clock = ManualClock::new(1_000);
+/// let cache: SessionCache<&'static str> = SessionCache::builder()
+///     .capacity(2)
+///     .timeout(300)
+///     .clock(clock.clone())
+///     .build();
+/// let s = cache.new_session(b"session-1", "state").unwrap();
+/// assert!(cache.add(&s));
+/// assert!(!cache.add(&s)); // this very session is cached already
+/// assert_eq!(cache.lookup(b"session-1").unwrap().value(), &"state");
+/// clock.advance(301);
+/// assert!(cache.lookup(b"session-1").is_none()); // expired: removed
+/// assert_eq!(cache.stats().timeouts, 1);
+/// ```
+pub struct SessionCache<V> {
+    map: SessionMap<Entry<V>>,
+    index: SkipIndex<Entry<V>>,
+    /// Entries cached. Signed: a remover may decrement before the adder of
+    /// the same entry increments.
+    len: AtomicIsize,
+    capacity: AtomicUsize,
+    timeout: u64,
+    mode: CacheMode,
+    clock: Box<dyn Clock>,
+    on_new: Option<NewHook<V>>,
+    on_remove: Option<RemoveHook<V>>,
+    on_get: Option<GetHook<V>>,
+    stats: StripedStats,
+    next_seq: AtomicU64,
+    stores: AtomicU64,
+}
+
+impl<V: Send + Sync + 'static> Default for SessionCache<V> {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl<V: Send + Sync + 'static> SessionCache<V> {
+    /// A builder with OpenSSL's defaults: capacity 20480, timeout 7200 s, no
+    /// mode flags, the system clock, no callbacks.
+    pub fn builder() -> CacheBuilder<V> {
+        CacheBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: CacheBuilder<V>) -> Self {
+        SessionCache {
+            map: SessionMap::new(b.buckets),
+            index: SkipIndex::new(),
+            len: AtomicIsize::new(0),
+            capacity: AtomicUsize::new(b.capacity),
+            timeout: b.timeout,
+            mode: b.mode,
+            clock: b.clock,
+            on_new: b.on_new,
+            on_remove: b.on_remove,
+            on_get: b.on_get,
+            stats: StripedStats::new(),
+            next_seq: AtomicU64::new(0),
+            stores: AtomicU64::new(0),
+        }
+    }
+
+    /// A session stamped with the clock's current time and the cache's
+    /// timeout. It is not added.
+    ///
+    /// # Errors
+    /// [`Error::EmptyId`] or [`Error::IdTooLong`].
+    pub fn new_session(&self, id: &[u8], value: V) -> Result<Arc<Session<V>>, Error> {
+        Ok(Arc::new(Session::new(
+            id,
+            self.clock.now(),
+            self.timeout,
+            value,
+        )?))
+    }
+
+    /// `SSL_CTX_add_session`: caches `session`.
+    ///
+    /// Returns true when it became a new entry, false when this very session
+    /// (`Arc::ptr_eq`) was cached already (it is then repositioned as the
+    /// newest among sessions of its expiry). A different session with the
+    /// same id replaces the cached one silently (no `on_remove`). With
+    /// [`CacheMode::UPDATE_TIME`] the session is first stamped with the
+    /// clock's time. When the cache is full, the soonest-expiring sessions
+    /// (among equal expiries, the oldest added) are evicted, counted in
+    /// `cache_full` and reported to `on_remove`.
+    pub fn add(&self, session: &Arc<Session<V>>) -> bool {
+        if self.mode.contains(CacheMode::UPDATE_TIME) {
+            session.set_time(self.clock.now());
+        }
+        let mut evicted = Vec::new();
+        let new = self.insert(session, &mut evicted);
+        self.report_removed(evicted);
+        new
+    }
+
+    fn insert(&self, session: &Arc<Session<V>>, evicted: &mut Vec<Arc<Session<V>>>) -> bool {
+        let guard = epoch::pin();
+        let id = session.session_id();
+        let hash = self.map.hash(id);
+        // Relaxed: only the uniqueness of the sequence number matters.
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(Entry::new(
+            session.clone(),
+            hash,
+            (session.expiry(), seq),
+        ));
+        // Index first: once the entry is in the map, a remover may retire it
+        // and will then remove it from the index.
+        self.index.insert(entry.key, entry.clone());
+        let replaced = self.map.publish(hash, id, entry.clone(), &guard);
+        entry.mark_live();
+        let (already_cached, counts_as_new) = match replaced {
+            None => (false, true),
+            Some(old) => {
+                if old.try_retire(Path::Map) {
+                    // Replaced silently: the new entry takes the old one's
+                    // place, so the length does not change.
+                    self.index.remove(&old.key);
+                    (Arc::ptr_eq(&old.session, session), false)
+                } else {
+                    // Someone else retired the old entry and accounted for
+                    // it: this is a new entry.
+                    (false, true)
+                }
+            }
+        };
+        if counts_as_new {
+            // Relaxed: the length is a counter; eviction tolerates a stale read
+            // and re-reads it after every eviction.
+            self.len.fetch_add(1, Ordering::Relaxed);
+            self.evict_to_capacity(Some(seq), &guard, evicted);
+        }
+        !already_cached
+    }
+
+    /// Evicts the soonest-expiring live entries (never the entry with
+    /// sequence `spare`) while the cache holds more than its capacity.
+    fn evict_to_capacity(
+        &self,
+        spare: Option<u64>,
+        guard: &Guard,
+        evicted: &mut Vec<Arc<Session<V>>>,
+    ) {
+        loop {
+            // Relaxed: a configuration value; re-read every round.
+            let cap = self.capacity.load(Ordering::Relaxed);
+            // Relaxed: see `insert`.
+            if cap == 0 || self.len.load(Ordering::Relaxed) <= cap as isize {
+                return;
+            }
+            let mut victim = None;
+            self.index
+                .scan(Bound::Unbounded, Bound::Unbounded, &mut |key, e| {
+                    if Some(key.1) != spare && e.state() == LIVE {
+                        victim = Some(e.clone());
+                        false
+                    } else {
+                        true
+                    }
+                });
+            // Nothing to evict: every other entry is being added or removed by
+            // a thread that will check the bound itself when it is done.
+            let Some(victim) = victim else { return };
+            if self.retire(&victim, Path::Index, guard) {
+                self.stats.bump(Counter::CacheFull);
+                victim.session.mark_not_resumable();
+                evicted.push(victim.session.clone());
+            }
+        }
+    }
+
+    /// Retires `e` if no other thread has, and then removes it everywhere.
+    fn retire(&self, e: &Entry<V>, path: Path, guard: &Guard) -> bool {
+        if !e.try_retire(path) {
+            return false;
+        }
+        // Relaxed: see `insert`.
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        // The slot may already hold a replacement: then this does nothing.
+        self.map
+            .unpublish(e.hash, e.session.session_id(), e, guard);
+        self.index.remove(&e.key);
+        true
+    }
+
+    /// The entry cached under `id` that is not retired. A retired entry still
+    /// in the map belongs to a remover between its state CAS and its
+    /// unpublish: help it, then look again (the id may hold a replacement).
+    fn find_live<'g>(&self, hash: u64, id: &SessionId, guard: &'g Guard) -> Option<&'g Entry<V>> {
+        loop {
+            let e = self.map.get(hash, id, guard)?;
+            if !e.is_retired() {
+                return Some(e);
+            }
+            self.map.unpublish(hash, id, e, guard);
+        }
+    }
+
+    /// Retires whatever entry is cached under `id`; returns its session.
+    fn retire_id(&self, id: &SessionId) -> Option<Arc<Session<V>>> {
+        let guard = epoch::pin();
+        let hash = self.map.hash(id);
+        loop {
+            let e = self.find_live(hash, id, &guard)?;
+            if self.retire(e, Path::Map, &guard) {
+                return Some(e.session.clone());
+            }
+        }
+    }
+
+    /// `SSL_CTX_remove_session`: removes whatever session is cached under the
+    /// id of `session` (it may be another object) and returns whether there
+    /// was one. Always marks `session` not resumable and calls `on_remove`
+    /// with it, even when nothing was cached, so an external cache hears of it.
+    pub fn remove(&self, session: &Session<V>) -> bool {
+        let found = self.retire_id(session.session_id()).is_some();
+        session.mark_not_resumable();
+        if let Some(hook) = &self.on_remove {
+            hook(session);
+        }
+        found
+    }
+
+    /// Takes the session cached under `id` for a single use (TLS 1.3
+    /// stateful tickets, 0-RTT anti-replay): among any number of concurrent
+    /// takers of one id, exactly one gets it. The session is removed, marked
+    /// not resumable and reported to `on_remove` once. A session that has
+    /// expired is removed the same way but not returned (counted in
+    /// `timeouts`); a hit counts in `hits`, nothing found in `misses`. Only
+    /// the internal cache is consulted.
+    pub fn take(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
+        let id = SessionId::new(id).ok()?;
+        let now = self.clock.now();
+        let Some(session) = self.retire_id(&id) else {
+            self.stats.bump(Counter::Misses);
+            return None;
+        };
+        session.mark_not_resumable();
+        let expired = session.is_expired_at(now);
+        self.stats.bump(if expired {
+            Counter::Timeouts
+        } else {
+            Counter::Hits
+        });
+        if let Some(hook) = &self.on_remove {
+            hook(&session);
+        }
+        (!expired).then_some(session)
+    }
+
+    /// `SSL_has_matching_session_id`: whether a session with this id is
+    /// cached. No statistics, no expiry check, no callback.
+    pub fn contains(&self, id: &[u8]) -> bool {
+        let Ok(id) = SessionId::new(id) else {
+            return false;
+        };
+        let guard = epoch::pin();
+        let hash = self.map.hash(&id);
+        self.find_live(hash, &id, &guard).is_some()
+    }
+
+    /// The lookup OpenSSL does at resumption (`ssl_get_prev_session`), at the
+    /// clock's current time:
+    ///
+    /// 1. Unless [`CacheMode::NO_INTERNAL_LOOKUP`], the cache; nothing there
+    ///    counts a miss.
+    /// 2. If that found nothing, `on_get`; a session it supplies counts
+    ///    `cb_hits` (one that is not resumable is ignored) and is added to the
+    ///    cache unless [`CacheMode::NO_INTERNAL_STORE`].
+    /// 3. A session found either way that has expired counts `timeouts`, is
+    ///    removed (and reported to `on_remove`) and is not returned; one that
+    ///    has not counts `hits`.
+    ///
+    /// An id no session can have (empty, or longer than 32 bytes) finds
+    /// nothing and counts nothing.
+    pub fn lookup(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
+        self.lookup_impl(id, Arc::clone)
+    }
+
+    /// The same lookup as [`lookup`](Self::lookup), handing the session to
+    /// `f` instead of returning an `Arc`: no reference count is touched on a
+    /// hit in the cache, so a popular session does not bounce a cache line
+    /// between cores.
+    ///
+    /// ```
+    /// # use sesscache::SessionCache;
+    /// let cache: SessionCache<Vec<u8>> = SessionCache::builder().build();
+    /// cache.add(&cache.new_session(b"id", vec![1, 2, 3]).unwrap());
+    /// assert_eq!(cache.lookup_with(b"id", |s| s.value().len()), Some(3));
+    /// ```
+    pub fn lookup_with<R>(&self, id: &[u8], f: impl FnOnce(&Session<V>) -> R) -> Option<R> {
+        self.lookup_impl(id, |s| f(s))
+    }
+
+    fn lookup_impl<R>(&self, id: &[u8], f: impl FnOnce(&Arc<Session<V>>) -> R) -> Option<R> {
+        let sid = SessionId::new(id).ok()?;
+        let now = self.clock.now();
+        if !self.mode.contains(CacheMode::NO_INTERNAL_LOOKUP) {
+            let guard = epoch::pin();
+            let hash = self.map.hash(&sid);
+            match self.find_live(hash, &sid, &guard) {
+                Some(e) if !e.session.is_expired_at(now) => {
+                    self.stats.bump(Counter::Hits);
+                    return Some(f(&e.session));
+                }
+                Some(e) => {
+                    self.stats.bump(Counter::Timeouts);
+                    let removed = self
+                        .retire(e, Path::Map, &guard)
+                        .then(|| e.session.clone());
+                    drop(guard);
+                    if let Some(s) = removed {
+                        s.mark_not_resumable();
+                        if let Some(hook) = &self.on_remove {
+                            hook(&s);
+                        }
+                    }
+                    return None;
+                }
+                None => self.stats.bump(Counter::Misses),
+            }
+        }
+        let supplied = self.on_get.as_ref().and_then(|hook| hook(id))?;
+        if !supplied.is_resumable() {
+            return None;
+        }
+        self.stats.bump(Counter::CbHits);
+        if !self.mode.contains(CacheMode::NO_INTERNAL_STORE) {
+            self.add(&supplied);
+        }
+        if supplied.is_expired_at(now) {
+            self.stats.bump(Counter::Timeouts);
+            self.remove(&supplied);
+            return None;
+        }
+        self.stats.bump(Counter::Hits);
+        Some(f(&supplied))
+    }
+
+    /// The new-session path after a full handshake (`ssl_update_cache`):
+    /// adds the session unless [`CacheMode::NO_INTERNAL_STORE`], then calls
+    /// `on_new`. The 255th store, and every 256th after it, runs
+    /// `flush(now)` on the calling thread unless [`CacheMode::NO_AUTO_CLEAR`]
+    /// (OpenSSL's `(accept_good & 0xff) == 0xff`).
+    pub fn store(&self, session: &Arc<Session<V>>) {
+        if !self.mode.contains(CacheMode::NO_INTERNAL_STORE) {
+            self.add(session);
+        }
+        // Relaxed: a counter; only its atomicity matters.
+        let n = self.stores.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(hook) = &self.on_new {
+            hook(session);
+        }
+        if !self.mode.contains(CacheMode::NO_AUTO_CLEAR) && n & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK {
+            self.flush(self.clock.now());
+        }
+    }
+
+    /// `SSL_CTX_flush_sessions_ex`: removes every session that has expired
+    /// at `t` (`t > expiry`; `t == 0` removes all), reports each to
+    /// `on_remove` and returns how many it removed.
+    ///
+    /// It visits only expired sessions. It is weakly consistent under
+    /// concurrency: it removes every session that had expired at `t` and
+    /// stayed cached for the whole flush; sessions added meanwhile may or
+    /// may not be removed.
+    pub fn flush(&self, t: u64) -> usize {
+        let upper = if t == 0 {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded((t, 0))
+        };
+        let mut lower = Bound::Unbounded;
+        let mut total = 0;
+        let mut candidates = Vec::with_capacity(FLUSH_BATCH);
+        loop {
+            let mut removed = Vec::with_capacity(FLUSH_BATCH);
+            {
+                let guard = epoch::pin();
+                self.index.scan(lower, upper, &mut |key, e| {
+                    lower = Bound::Excluded(*key);
+                    candidates.push(e.clone());
+                    candidates.len() < FLUSH_BATCH
+                });
+                // A short batch means the scan reached the end of the range.
+                let more = candidates.len() == FLUSH_BATCH;
+                for e in candidates.drain(..) {
+                    if self.retire(&e, Path::Index, &guard) {
+                        e.session.mark_not_resumable();
+                        removed.push(e.session.clone());
+                    }
+                }
+                drop(guard);
+                total += removed.len();
+                self.report_removed(removed);
+                if !more {
+                    return total;
+                }
+            }
+        }
+    }
+
+    /// Calls `on_remove` for each session, even if one of the calls panics;
+    /// the first panic is resumed once all were called. The sessions are
+    /// already unlinked, so a panic leaves the cache consistent.
+    fn report_removed(&self, sessions: Vec<Arc<Session<V>>>) {
+        let Some(hook) = &self.on_remove else { return };
+        let mut first_panic = None;
+        for s in &sessions {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| hook(s))) {
+                first_panic.get_or_insert(p);
+            }
+        }
+        if let Some(p) = first_panic {
+            panic::resume_unwind(p);
+        }
+    }
+
+    /// How many sessions are cached.
+    pub fn len(&self) -> usize {
+        // Relaxed: see `insert`. A transiently negative count reads as 0.
+        self.len.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Whether no session is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The size bound (0: unlimited).
+    pub fn capacity(&self) -> usize {
+        // Relaxed: a configuration value.
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the size bound (0: unlimited). Shrinking evicts the
+    /// soonest-expiring sessions at once, counting `cache_full` and calling
+    /// `on_remove` for each, as adds do.
+    pub fn set_capacity(&self, capacity: usize) {
+        // Relaxed: a configuration value; the eviction below re-reads it.
+        self.capacity.store(capacity, Ordering::Relaxed);
+        let mut evicted = Vec::new();
+        {
+            let guard = epoch::pin();
+            self.evict_to_capacity(None, &guard, &mut evicted);
+        }
+        self.report_removed(evicted);
+    }
+
+    /// The timeout given to sessions made by [`new_session`](Self::new_session).
+    pub fn timeout(&self) -> u64 {
+        self.timeout
+    }
+
+    /// The mode flags.
+    pub fn mode(&self) -> CacheMode {
+        self.mode
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> Stats {
+        self.stats.snapshot(self.len() as u64)
+    }
+
+    /// Internal sizes for tests: (map values, index entries, map buckets).
+    #[doc(hidden)]
+    pub fn debug_sizes(&self) -> (usize, usize, usize) {
+        (self.map.len(), self.index.len(), self.map.buckets())
+    }
+}
+
+impl<V> fmt::Debug for SessionCache<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCache")
+            // Relaxed: a snapshot for display.
+            .field("len", &self.len.load(Ordering::Relaxed))
+            .field("capacity", &self.capacity.load(Ordering::Relaxed))
+            .field("timeout", &self.timeout)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}

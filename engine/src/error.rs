@@ -1,0 +1,34 @@
+//! The engine's error type.
+
+use core::fmt;
+
+/// What can be wrong with the input of a [`Session`](crate::Session) or of the
+/// cache's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A session id must hold at least one byte: OpenSSL never caches or
+    /// removes a zero-length id.
+    EmptyId,
+    /// A session id holds at most [`MAX_ID_LEN`](crate::MAX_ID_LEN) (32) bytes,
+    /// OpenSSL's `SSL_MAX_SSL_SESSION_ID_LENGTH`.
+    IdTooLong {
+        /// The length that was given.
+        len: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EmptyId => f.write_str("session id is empty: give an id of 1 to 32 bytes"),
+            Error::IdTooLong { len } => write!(
+                f,
+                "session id is {len} bytes long: at most {} bytes are allowed (SSL_MAX_SSL_SESSION_ID_LENGTH)",
+                crate::MAX_ID_LEN
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+mod builder;
+mod cache;
+mod clock;
+mod entry;
+mod error;
+mod index;
+mod map;
+mod mode;
+mod session;
+mod stats;
+mod sync;
+
+pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_TIMEOUT};
+pub use cache::SessionCache;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::Error;
+pub use mode::CacheMode;
+pub use session::{Session, MAX_ID_LEN};
+pub use stats::Stats;

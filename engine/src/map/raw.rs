@@ -1,0 +1,541 @@
+//! The raw split-ordered list: the algorithm, with raw pointers and guards.
+//!
+//! See the [module documentation](super) for the picture. Everything here is
+//! `pub(crate)`; [`SessionMap`](super::SessionMap) is the typed face the cache
+//! uses.
+
+use core::cmp::Ordering as KeyOrdering;
+use core::hash::BuildHasher;
+use std::sync::Arc;
+
+use crate::session::SessionId;
+use crate::sync::epoch::{self, Atomic, Guard, Owned, Shared};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+
+/// Tag on a node's `next` pointer: the node is logically deleted and will be
+/// unlinked by the next traversal that passes it. Set only after the node's
+/// slot became null, and never cleared.
+const DELETED: usize = 1;
+
+/// How many segments the bucket directory has. Segment 0 holds `base`
+/// buckets, segment `s ≥ 1` holds `base << (s - 1)`, so the table can grow to
+/// `base << (SEGMENTS - 1)` buckets without moving a node.
+const SEGMENTS: usize = 40;
+
+/// The table doubles its bucket count when it holds more than this many
+/// entries per bucket on average.
+const MAX_LOAD: usize = 1;
+
+/// A node of the one lock-free sorted list that holds every entry.
+///
+/// A *dummy* node starts each bucket; its `so_key` is even and its slot is
+/// always null. A *regular* node holds one session id; its `so_key` is odd.
+///
+/// Slot states of a regular node:
+///
+/// ```text
+///   ┌────────┐  publish (CAS E1→E2: replacement)   ┌────────┐
+///   │ slot=E1│ ───────────────────────────────────▶│ slot=E2│
+///   └───┬────┘                                     └───┬────┘
+///       │ unpublish (CAS E→null)                       │
+///       ▼                                              ▼
+///   ┌────────────┐  mark next (tag DELETED)  ┌──────────────────┐ unlink (CAS pred)  freed by
+///   │ slot=null  │ ─────────────────────────▶│ slot=null, marked│──────────────────▶ the epoch
+///   │ (dead)     │                           └──────────────────┘
+///   └────────────┘
+/// ```
+///
+/// Null is final: a dead node never gets a value again, so a publisher that
+/// meets one marks it, helps unlink it and inserts a fresh node.
+pub(crate) struct Node<T> {
+    so_key: u64,
+    id: SessionId,
+    /// An `Arc<T>` turned into a raw pointer (the node owns one strong count),
+    /// or null.
+    slot: AtomicPtr<T>,
+    next: Atomic<Node<T>>,
+}
+
+impl<T> Node<T> {
+    fn dummy(so_key: u64) -> Self {
+        Node {
+            so_key,
+            id: SessionId::EMPTY,
+            slot: AtomicPtr::new(core::ptr::null_mut()),
+            next: Atomic::null(),
+        }
+    }
+
+    fn regular(so_key: u64, id: SessionId, value: *mut T) -> Self {
+        Node {
+            so_key,
+            id,
+            slot: AtomicPtr::new(value),
+            next: Atomic::null(),
+        }
+    }
+
+    fn cmp_key(&self, so_key: u64, id: &SessionId) -> KeyOrdering {
+        self.so_key.cmp(&so_key).then_with(|| self.id.cmp(id))
+    }
+}
+
+/// The split-order key of a regular entry: the hash with its top bit set,
+/// bit-reversed (so it is odd).
+fn regular_key(hash: u64) -> u64 {
+    (hash | 1 << 63).reverse_bits()
+}
+
+/// The split-order key of bucket `b`'s dummy node (even, since `b < 2^63`).
+fn dummy_key(b: usize) -> u64 {
+    (b as u64).reverse_bits()
+}
+
+/// The bucket `b` splits from: `b` without its highest set bit.
+fn parent_bucket(b: usize) -> usize {
+    debug_assert!(b > 0, "bucket 0 has no parent");
+    b & !(1 << (usize::BITS - 1 - b.leading_zeros()))
+}
+
+/// One segment of the bucket directory: bucket heads, each null until the
+/// bucket is first used, then pointing at the bucket's dummy node forever.
+struct Segment<T> {
+    heads: Box<[Atomic<Node<T>>]>,
+}
+
+/// A lock-free hash map from session id to `Arc<T>`: Shalev & Shavit's
+/// split-ordered list with Michael's list algorithm, reclaimed by epochs.
+pub(crate) struct RawMap<T, S> {
+    hasher: S,
+    /// Buckets in segment 0 (a power of two, at least 2).
+    base: usize,
+    /// The bucket count in use (a power of two). Only grows.
+    size: AtomicUsize,
+    /// Regular nodes whose slot holds a value.
+    count: AtomicUsize,
+    segments: Box<[AtomicPtr<Segment<T>>]>,
+}
+
+// SAFETY: the map hands `&T` to any thread and drops `Arc<T>`s on whichever
+// thread reclaims them, which is sound when `T: Send + Sync`; the hasher is
+// only read.
+unsafe impl<T: Send + Sync, S: Send> Send for RawMap<T, S> {}
+// SAFETY: as above; all shared mutation goes through atomics.
+unsafe impl<T: Send + Sync, S: Sync> Sync for RawMap<T, S> {}
+
+impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
+    /// A map whose table starts at `buckets` buckets (rounded up to a power of
+    /// two, at least 2).
+    pub(crate) fn new(buckets: usize, hasher: S) -> Self {
+        let base = buckets.clamp(2, 1 << 30).next_power_of_two();
+        let segments = (0..SEGMENTS)
+            .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+            .collect();
+        let map = RawMap {
+            hasher,
+            base,
+            size: AtomicUsize::new(base),
+            count: AtomicUsize::new(0),
+            segments,
+        };
+        // Bucket 0's dummy is the head of the whole list; make it now so that
+        // every traversal has a start. Release: the map is published to other
+        // threads later anyway; this keeps the head's initialisation ordered.
+        map.head_slot(0)
+            .store(Owned::new(Node::dummy(dummy_key(0))), Ordering::Release);
+        map
+    }
+
+    pub(crate) fn hash(&self, id: &SessionId) -> u64 {
+        self.hasher.hash_one(id.as_bytes())
+    }
+
+    /// How many values the map holds.
+    pub(crate) fn len(&self) -> usize {
+        // Relaxed: a statistic; callers do not read other memory through it.
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The bucket count in use.
+    pub(crate) fn buckets(&self) -> usize {
+        // Relaxed: see `bucket_of`.
+        self.size.load(Ordering::Relaxed)
+    }
+
+    fn max_buckets(&self) -> usize {
+        (self.base << (SEGMENTS - 1)).min(1 << 62)
+    }
+
+    fn segment_len(&self, s: usize) -> usize {
+        if s == 0 {
+            self.base
+        } else {
+            self.base << (s - 1)
+        }
+    }
+
+    /// (segment, index in segment) of bucket `b`.
+    fn locate(&self, b: usize) -> (usize, usize) {
+        if b < self.base {
+            (0, b)
+        } else {
+            let q = b / self.base;
+            let s = (usize::BITS - 1 - q.leading_zeros()) as usize;
+            (s + 1, b - (self.base << s))
+        }
+    }
+
+    fn segment_if_present(&self, s: usize) -> Option<&Segment<T>> {
+        // Acquire: pairs with the Release CAS in `head_slot`, so the
+        // segment's heads are initialised when seen.
+        let p = self.segments[s].load(Ordering::Acquire);
+        // SAFETY: a non-null segment pointer came from `Box::into_raw` and
+        // stays valid until the map is dropped.
+        unsafe { p.as_ref() }
+    }
+
+    /// The head slot of bucket `b`, allocating its segment on first use.
+    fn head_slot(&self, b: usize) -> &Atomic<Node<T>> {
+        let (s, i) = self.locate(b);
+        if let Some(seg) = self.segment_if_present(s) {
+            return &seg.heads[i];
+        }
+        let fresh = Box::into_raw(Box::new(Segment {
+            heads: (0..self.segment_len(s)).map(|_| Atomic::null()).collect(),
+        }));
+        // Release: publishes the initialised heads; Acquire on failure: the
+        // winner's heads are read next.
+        let seg = match self.segments[s].compare_exchange(
+            core::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(current) => {
+                // SAFETY: `fresh` came from Box::into_raw above and lost the
+                // race, so no other thread has seen it.
+                drop(unsafe { Box::from_raw(fresh) });
+                current
+            }
+        };
+        // SAFETY: `seg` is a published segment, valid until the map drops.
+        unsafe { &(*seg).heads[i] }
+    }
+
+    fn bucket_of(&self, hash: u64) -> usize {
+        // Acquire: a bucket count larger than the caller last saw comes with
+        // nothing to publish, but Acquire keeps it ordered after any segment
+        // it implies; the count only grows.
+        let size = self.size.load(Ordering::Acquire);
+        (hash as usize) & (size - 1)
+    }
+
+    /// The dummy node of bucket `b`, linking it (and its ancestors) into the
+    /// list on first use.
+    fn dummy_for<'g>(&self, b: usize, guard: &'g Guard) -> Shared<'g, Node<T>> {
+        let head = self.head_slot(b);
+        // Acquire: pairs with the Release CAS below, so the dummy is
+        // initialised when seen.
+        let d = head.load(Ordering::Acquire, guard);
+        if !d.is_null() {
+            return d;
+        }
+        let parent = self.dummy_for(parent_bucket(b), guard);
+        let d = self.insert_dummy(parent, dummy_key(b), guard);
+        match head.compare_exchange(
+            Shared::null(),
+            d,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            guard,
+        ) {
+            Ok(_) => d,
+            Err(e) => e.current,
+        }
+    }
+
+    /// The dummy node from which a reader may search for `hash` without
+    /// writing anything: the bucket's own dummy, or that of its closest
+    /// initialised ancestor (which precedes it in the list).
+    fn read_start<'g>(&self, hash: u64, guard: &'g Guard) -> Shared<'g, Node<T>> {
+        let mut b = self.bucket_of(hash);
+        loop {
+            let (s, i) = self.locate(b);
+            if let Some(seg) = self.segment_if_present(s) {
+                // Acquire: see `dummy_for`.
+                let d = seg.heads[i].load(Ordering::Acquire, guard);
+                if !d.is_null() {
+                    return d;
+                }
+            }
+            b = parent_bucket(b);
+        }
+    }
+
+    fn insert_dummy<'g>(
+        &self,
+        start: Shared<'g, Node<T>>,
+        so_key: u64,
+        guard: &'g Guard,
+    ) -> Shared<'g, Node<T>> {
+        let mut node = Owned::new(Node::dummy(so_key));
+        loop {
+            let (pred, curr) = self.find(start, so_key, &SessionId::EMPTY, guard);
+            // SAFETY: `curr` was read under `guard`, so it is not yet freed.
+            if let Some(c) = unsafe { curr.as_ref() } {
+                if c.so_key == so_key {
+                    return curr;
+                }
+            }
+            // Relaxed: the node is private until the CAS below publishes it.
+            node.next.store(curr, Ordering::Relaxed);
+            // Release: publishes the node's fields with it.
+            match pred.compare_exchange(curr, node, Ordering::AcqRel, Ordering::Acquire, guard) {
+                Ok(n) => return n,
+                Err(e) => node = e.new,
+            }
+        }
+    }
+
+    /// Michael's search: the first node whose key is not less than
+    /// `(so_key, id)`, and the link that points to it. Unlinks every deleted
+    /// node it passes; restarts from `start` when a link changed under it.
+    fn find<'g>(
+        &self,
+        start: Shared<'g, Node<T>>,
+        so_key: u64,
+        id: &SessionId,
+        guard: &'g Guard,
+    ) -> (&'g Atomic<Node<T>>, Shared<'g, Node<T>>) {
+        'retry: loop {
+            // SAFETY: dummy nodes are never unlinked before the map drops.
+            let mut pred: &'g Atomic<Node<T>> = unsafe { &start.deref().next };
+            // Acquire: pairs with the Release of the CAS that linked the node,
+            // so its fields are initialised when read.
+            let mut curr = pred.load(Ordering::Acquire, guard);
+            loop {
+                // SAFETY: `curr` was read under `guard` from a link of a node
+                // that was reachable, so it is not freed before the guard drops.
+                let Some(c) = (unsafe { curr.as_ref() }) else {
+                    return (pred, curr);
+                };
+                // Acquire: as for `curr`.
+                let succ = c.next.load(Ordering::Acquire, guard);
+                if succ.tag() == DELETED {
+                    // Unlink `c`. AcqRel: the new link is published to readers
+                    // of `pred`, and a failure re-reads the current link.
+                    match pred.compare_exchange(
+                        curr,
+                        succ.with_tag(0),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                        guard,
+                    ) {
+                        Ok(_) => {
+                            // SAFETY: this CAS unlinked `c`, so exactly this
+                            // thread frees it, after every guard that might
+                            // still see it is gone. A deleted node's slot is
+                            // null, so freeing it drops no value.
+                            unsafe { guard.defer_destroy(curr) };
+                            curr = succ.with_tag(0);
+                            continue;
+                        }
+                        Err(_) => continue 'retry,
+                    }
+                }
+                if c.cmp_key(so_key, id) != KeyOrdering::Less {
+                    return (pred, curr);
+                }
+                pred = &c.next;
+                curr = succ;
+            }
+        }
+    }
+
+    /// The value stored under `id`, without writing to shared memory or
+    /// allocating.
+    pub(crate) fn get<'g>(&self, hash: u64, id: &SessionId, guard: &'g Guard) -> Option<&'g T> {
+        let so_key = regular_key(hash);
+        let start = self.read_start(hash, guard);
+        // SAFETY: dummy nodes live until the map drops.
+        let mut curr = unsafe { start.deref() }.next.load(Ordering::Acquire, guard);
+        // Walking through deleted nodes is safe (they are freed only after our
+        // guard drops) and keeps readers from writing.
+        // SAFETY: every pointer was read under `guard` from a reachable link.
+        while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
+            match c.cmp_key(so_key, id) {
+                KeyOrdering::Less => {}
+                KeyOrdering::Equal => {
+                    // Acquire: pairs with the Release publication of the
+                    // value, so the `T` it points to is initialised.
+                    let v = c.slot.load(Ordering::Acquire);
+                    if !v.is_null() {
+                        // SAFETY: the slot owns a strong count of this `Arc`,
+                        // released only through `guard.defer` after the
+                        // pointer leaves the slot, so it outlives `guard`.
+                        return Some(unsafe { &*v });
+                    }
+                }
+                KeyOrdering::Greater => return None,
+            }
+            // Acquire: as in `find`.
+            curr = c.next.load(Ordering::Acquire, guard);
+        }
+        None
+    }
+
+    /// Stores `value` under `id`. Returns the value it replaced, if a node for
+    /// `id` held one; that value's slot reference is released through the
+    /// epoch, so the returned `&T` is valid for `guard`'s lifetime.
+    pub(crate) fn publish<'g>(
+        &self,
+        hash: u64,
+        id: &SessionId,
+        value: Arc<T>,
+        guard: &'g Guard,
+    ) -> Option<&'g T> {
+        let so_key = regular_key(hash);
+        let raw = Arc::into_raw(value).cast_mut();
+        let start = self.dummy_for(self.bucket_of(hash), guard);
+        let mut fresh: Option<Owned<Node<T>>> = None;
+        loop {
+            let (pred, curr) = self.find(start, so_key, id, guard);
+            // SAFETY: read under `guard` by `find`.
+            if let Some(c) = unsafe { curr.as_ref() } {
+                if c.cmp_key(so_key, id) == KeyOrdering::Equal {
+                    // Acquire: see `get`.
+                    let old = c.slot.load(Ordering::Acquire);
+                    if old.is_null() {
+                        // A dead node: mark it so `find` unlinks it, then retry.
+                        // Release is not needed: marking publishes nothing.
+                        c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
+                        continue;
+                    }
+                    // AcqRel: Release publishes the new value's contents;
+                    // Acquire orders our later use of `old`.
+                    if c.slot
+                        .compare_exchange(old, raw, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        // SAFETY: `old` left the slot through this CAS, so this
+                        // thread owns the slot's strong count; it is dropped
+                        // only after every guard that could have read `old`.
+                        unsafe { self.release_later(old, guard) };
+                        // SAFETY: the deferred drop above runs after `guard`.
+                        return Some(unsafe { &*old });
+                    }
+                    continue;
+                }
+            }
+            let node = fresh
+                .take()
+                .unwrap_or_else(|| Owned::new(Node::regular(so_key, *id, raw)));
+            // Relaxed: the node is private until the CAS publishes it.
+            node.next.store(curr, Ordering::Relaxed);
+            // AcqRel: Release publishes the node and its value.
+            match pred.compare_exchange(curr, node, Ordering::AcqRel, Ordering::Acquire, guard) {
+                Ok(_) => {
+                    self.grew_by_one();
+                    return None;
+                }
+                Err(e) => fresh = Some(e.new),
+            }
+        }
+    }
+
+    /// Empties the slot of `id` if it still holds `expected`. Returns whether
+    /// it did; the node is then unlinked (by this call or a later traversal).
+    pub(crate) fn unpublish(&self, hash: u64, id: &SessionId, expected: &T, guard: &Guard) -> bool {
+        let so_key = regular_key(hash);
+        let start = self.dummy_for(self.bucket_of(hash), guard);
+        let expected = (expected as *const T).cast_mut();
+        let (_, curr) = self.find(start, so_key, id, guard);
+        // SAFETY: read under `guard` by `find`.
+        let Some(c) = (unsafe { curr.as_ref() }) else {
+            return false;
+        };
+        if c.cmp_key(so_key, id) != KeyOrdering::Equal {
+            return false;
+        }
+        // AcqRel: the emptied slot is seen by publishers before they reuse the
+        // node; Acquire pairs with the value's publication.
+        if c.slot
+            .compare_exchange(expected, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: `expected` left the slot through the CAS above.
+        unsafe { self.release_later(expected, guard) };
+        // Relaxed: a statistic (see `len`).
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
+        // Unlink it now rather than leave it to the next traversal.
+        let _ = self.find(start, so_key, id, guard);
+        true
+    }
+
+    /// # Safety
+    /// `ptr` must come from `Arc::into_raw` and the caller must own that
+    /// strong count, with no other way left for a thread to reach it but
+    /// copies read under guards pinned before now.
+    unsafe fn release_later(&self, ptr: *mut T, guard: &Guard) {
+        let ptr = ptr.cast_const() as usize;
+        // SAFETY: per this function's contract the count is ours, and the
+        // closure runs after every guard that could still read `ptr`; `T:
+        // Send + Sync` makes dropping it on another thread sound.
+        unsafe {
+            guard.defer_unchecked(move || drop(Arc::from_raw(ptr as *const T)));
+        }
+    }
+
+    fn grew_by_one(&self) {
+        // Relaxed: the count only steers resizing, which is correct at any size.
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        // Relaxed: see `bucket_of`; the CAS below is the only writer.
+        let size = self.size.load(Ordering::Relaxed);
+        if count > size * MAX_LOAD && size < self.max_buckets() {
+            // Release: readers of the new size may touch new buckets, whose
+            // initialisation is done by them; nothing else to publish. A lost
+            // race means another thread doubled it already.
+            let _ = self.size.compare_exchange(
+                size,
+                size * 2,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+impl<T, S> Drop for RawMap<T, S> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self` proves no other thread can reach the map, so no
+        // guard is needed to walk and free it.
+        let guard = unsafe { epoch::unprotected() };
+        // SAFETY: segment 0 is allocated in `new` and never freed before now.
+        let first = unsafe { &*self.segments[0].load(Ordering::Relaxed) };
+        let mut curr = first.heads[0].load(Ordering::Relaxed, guard);
+        while !curr.is_null() {
+            // SAFETY: every node still linked is owned by the list (unlinked
+            // nodes were handed to the epoch and are not reachable from here).
+            let node = unsafe { curr.into_owned() };
+            let next = node.next.load(Ordering::Relaxed, guard).with_tag(0);
+            let v = node.slot.load(Ordering::Relaxed);
+            if !v.is_null() {
+                // SAFETY: the slot owns one strong count of this Arc.
+                drop(unsafe { Arc::from_raw(v.cast_const()) });
+            }
+            drop(node);
+            curr = next;
+        }
+        for seg in self.segments.iter() {
+            let p = seg.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: came from Box::into_raw in `head_slot`; freed once.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}

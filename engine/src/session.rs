@@ -1,0 +1,161 @@
+//! A cached TLS session and its id.
+
+use core::fmt;
+
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use crate::Error;
+
+/// The longest session id, in bytes (`SSL_MAX_SSL_SESSION_ID_LENGTH`).
+pub const MAX_ID_LEN: usize = 32;
+
+/// A session id of 1 to 32 bytes, stored inline.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SessionId {
+    len: u8,
+    bytes: [u8; MAX_ID_LEN],
+}
+
+impl SessionId {
+    /// The id of no session: the key of the map's dummy nodes.
+    pub(crate) const EMPTY: SessionId = SessionId {
+        len: 0,
+        bytes: [0; MAX_ID_LEN],
+    };
+
+    pub(crate) fn new(id: &[u8]) -> Result<SessionId, Error> {
+        if id.is_empty() {
+            return Err(Error::EmptyId);
+        }
+        if id.len() > MAX_ID_LEN {
+            return Err(Error::IdTooLong { len: id.len() });
+        }
+        let mut bytes = [0; MAX_ID_LEN];
+        bytes[..id.len()].copy_from_slice(id);
+        Ok(SessionId {
+            // The length was checked against MAX_ID_LEN (32) just above.
+            len: id.len() as u8,
+            bytes,
+        })
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A resumable TLS session: its id, when it was made, how long it lives, and
+/// the application's value (typically the serialized session state).
+///
+/// A session has expired at time `t` when `t > expiry()`, as in OpenSSL.
+///
+/// ```
+/// use sesscache::Session;
+/// let s = Session::new(b"id-1", 1_000, 300, "state").unwrap();
+/// assert_eq!(s.expiry(), 1_300);
+/// assert!(!s.is_expired_at(1_300));
+/// assert!(s.is_expired_at(1_301));
+/// assert!(Session::new(b"", 0, 0, ()).is_err());
+/// ```
+pub struct Session<V> {
+    id: SessionId,
+    /// Seconds since the UNIX epoch. Atomic because `UPDATE_TIME` restamps a
+    /// session that other threads may be reading.
+    time: AtomicU64,
+    timeout: u64,
+    resumable: AtomicBool,
+    value: V,
+}
+
+impl<V> Session<V> {
+    /// A session with id `id` (1 to 32 bytes), made at `time` (seconds since
+    /// the UNIX epoch), living `timeout` seconds.
+    ///
+    /// # Errors
+    /// [`Error::EmptyId`] or [`Error::IdTooLong`] when the id is out of bounds.
+    pub fn new(id: &[u8], time: u64, timeout: u64, value: V) -> Result<Session<V>, Error> {
+        Ok(Session {
+            id: SessionId::new(id)?,
+            time: AtomicU64::new(time),
+            timeout,
+            resumable: AtomicBool::new(true),
+            value,
+        })
+    }
+
+    /// The session id.
+    pub fn id(&self) -> &[u8] {
+        self.id.as_bytes()
+    }
+
+    pub(crate) fn session_id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// When the session was made (or last restamped by `UPDATE_TIME`), in
+    /// seconds since the UNIX epoch.
+    pub fn time(&self) -> u64 {
+        // Relaxed: the time is a lone value; the cache snapshots it when it
+        // indexes the session and never derives memory safety from it.
+        self.time.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_time(&self, t: u64) {
+        // Relaxed: see `time`.
+        self.time.store(t, Ordering::Relaxed);
+    }
+
+    /// The lifetime in seconds.
+    pub fn timeout(&self) -> u64 {
+        self.timeout
+    }
+
+    /// `time() + timeout()`, saturating: a session whose sum overflows never
+    /// expires.
+    pub fn expiry(&self) -> u64 {
+        self.time().saturating_add(self.timeout)
+    }
+
+    /// Whether the session has expired at `t` (`t > expiry()`).
+    pub fn is_expired_at(&self, t: u64) -> bool {
+        t > self.expiry()
+    }
+
+    /// The application's value.
+    pub fn value(&self) -> &V {
+        &self.value
+    }
+
+    /// False once the session was removed from a cache (by `remove`, `take`,
+    /// `flush`, eviction or expiry): like OpenSSL's `not_resumable`, it tells an
+    /// application not to offer it again.
+    pub fn is_resumable(&self) -> bool {
+        // Relaxed: an advisory flag; nothing else is published with it.
+        self.resumable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_not_resumable(&self) {
+        // Relaxed: see `is_resumable`.
+        self.resumable.store(false, Ordering::Relaxed);
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for Session<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("time", &self.time())
+            .field("timeout", &self.timeout)
+            .field("resumable", &self.is_resumable())
+            .field("value", &self.value)
+            .finish()
+    }
+}
