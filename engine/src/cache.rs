@@ -164,30 +164,22 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let hash = self.map.hash(id);
         // Relaxed: only the uniqueness of the sequence number matters.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let entry = Arc::new(Entry::new(
-            session.clone(),
-            hash,
-            (session.expiry(), seq),
-        ));
+        let entry = Arc::new(Entry::new(session.clone(), hash, (session.expiry(), seq)));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
         self.index.insert(entry.key, entry.clone());
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
-            None => (false, true),
-            Some(old) => {
-                if old.try_retire(Path::Map) {
-                    // Replaced silently: the new entry takes the old one's
-                    // place, so the length does not change.
-                    self.index.remove(&old.key);
-                    (Arc::ptr_eq(&old.session, session), false)
-                } else {
-                    // Someone else retired the old entry and accounted for
-                    // it: this is a new entry.
-                    (false, true)
-                }
+            // Replaced silently: the new entry takes the old one's place, so
+            // the length does not change.
+            Some(old) if old.try_retire(Path::Map) => {
+                self.index.remove(&old.key);
+                (Arc::ptr_eq(&old.session, session), false)
             }
+            // A new id, or the old entry was retired by someone else, who
+            // accounts for it: this is a new entry.
+            _ => (false, true),
         };
         if counts_as_new {
             // Relaxed: the length is a counter; eviction tolerates a stale read
@@ -242,8 +234,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         // Relaxed: see `insert`.
         self.len.fetch_sub(1, Ordering::Relaxed);
         // The slot may already hold a replacement: then this does nothing.
-        self.map
-            .unpublish(e.hash, e.session.session_id(), e, guard);
+        self.map.unpublish(e.hash, e.session.session_id(), e, guard);
         self.index.remove(&e.key);
         true
     }
@@ -370,9 +361,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 }
                 Some(e) => {
                     self.stats.bump(Counter::Timeouts);
-                    let removed = self
-                        .retire(e, Path::Map, &guard)
-                        .then(|| e.session.clone());
+                    let removed = self.retire(e, Path::Map, &guard).then(|| e.session.clone());
                     drop(guard);
                     if let Some(s) = removed {
                         s.mark_not_resumable();

@@ -64,7 +64,9 @@ impl ManualClock {
         // Relaxed: as in `set`; fetch_update keeps concurrent advances from being lost.
         let _ = self
             .now
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| Some(t.saturating_add(d)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(d))
+            });
     }
 }
 

@@ -83,7 +83,10 @@ impl<V> Entry<V> {
             .state
             .compare_exchange(PENDING, LIVE, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
-        debug_assert!(ok || self.state() == RETIRED, "only RETIRED can follow PENDING besides LIVE");
+        debug_assert!(
+            ok || self.state() == RETIRED,
+            "only RETIRED can follow PENDING besides LIVE"
+        );
         ok
     }
 

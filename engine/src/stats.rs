@@ -57,7 +57,9 @@ impl StripedStats {
                 .min(256)
         };
         StripedStats {
-            stripes: (0..n).map(|_| CachePadded::new(Stripe::default())).collect(),
+            stripes: (0..n)
+                .map(|_| CachePadded::new(Stripe::default()))
+                .collect(),
         }
     }
 

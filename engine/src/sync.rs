@@ -10,12 +10,16 @@
 
 #[cfg(not(sesscache_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+    pub(crate) use std::sync::atomic::{
+        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+    };
 }
 
 #[cfg(sesscache_loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+    pub(crate) use loom::sync::atomic::{
+        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+    };
 }
 
 pub(crate) use core::sync::atomic::Ordering;

@@ -461,7 +461,12 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         // AcqRel: the emptied slot is seen by publishers before they reuse the
         // node; Acquire pairs with the value's publication.
         if c.slot
-            .compare_exchange(expected, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                expected,
+                core::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_err()
         {
             return false;
@@ -499,12 +504,9 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             // Release: readers of the new size may touch new buckets, whose
             // initialisation is done by them; nothing else to publish. A lost
             // race means another thread doubled it already.
-            let _ = self.size.compare_exchange(
-                size,
-                size * 2,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+            let _ = self
+                .size
+                .compare_exchange(size, size * 2, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 }

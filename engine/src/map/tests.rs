@@ -1,0 +1,168 @@
+//! The raw map over small, adversarial configurations: tiny tables that
+//! must grow many times, and hashers that put every id in a few buckets or
+//! give distinct ids one hash.
+
+use core::hash::{BuildHasher, Hasher};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::RawMap;
+use crate::session::SessionId;
+use crate::sync::epoch;
+
+/// A hasher that keeps only `bits` bits of a simple hash: many collisions.
+#[derive(Clone, Copy)]
+struct Narrow {
+    bits: u32,
+}
+
+struct NarrowHasher {
+    h: u64,
+    mask: u64,
+}
+
+impl Hasher for NarrowHasher {
+    fn finish(&self) -> u64 {
+        self.h & self.mask
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.h = self.h.wrapping_mul(31).wrapping_add(u64::from(*b));
+        }
+    }
+}
+
+impl BuildHasher for Narrow {
+    type Hasher = NarrowHasher;
+    fn build_hasher(&self) -> NarrowHasher {
+        NarrowHasher {
+            h: 7,
+            mask: if self.bits >= 64 {
+                u64::MAX
+            } else {
+                (1 << self.bits) - 1
+            },
+        }
+    }
+}
+
+fn configs() -> Vec<(usize, Narrow)> {
+    vec![
+        (2, Narrow { bits: 0 }),  // every id has hash 0: one chain
+        (2, Narrow { bits: 2 }),  // four hashes
+        (4, Narrow { bits: 64 }), // full hash, tiny table: many resizes
+        (64, Narrow { bits: 64 }),
+    ]
+}
+
+fn id(n: u32) -> SessionId {
+    SessionId::new(&n.to_be_bytes()).unwrap()
+}
+
+#[test]
+fn insert_get_replace_remove_match_a_hashmap() {
+    for (buckets, hasher) in configs() {
+        let map: RawMap<u32, Narrow> = RawMap::new(buckets, hasher);
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        let guard = epoch::pin();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for step in 0..4000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let k = (x % 300) as u32;
+            let key = id(k);
+            let h = map.hash(&key);
+            match x % 3 {
+                0 | 1 => {
+                    let old = map.publish(h, &key, Arc::new(step), &guard).copied();
+                    assert_eq!(old, model.insert(k, step), "publish {k}");
+                }
+                _ => {
+                    let cur = map.get(h, &key, &guard).copied();
+                    assert_eq!(cur, model.get(&k).copied(), "get {k}");
+                    if let Some(v) = map.get(h, &key, &guard) {
+                        assert!(map.unpublish(h, &key, v, &guard));
+                        model.remove(&k);
+                    }
+                    assert!(map.get(h, &key, &guard).is_none());
+                }
+            }
+            assert_eq!(map.len(), model.len());
+        }
+        for (k, v) in &model {
+            let key = id(*k);
+            assert_eq!(map.get(map.hash(&key), &key, &guard), Some(v));
+        }
+        assert!(map.buckets() >= model.len().min(1 << 20) / 2);
+    }
+}
+
+#[test]
+fn unpublish_of_a_stale_value_fails() {
+    for (buckets, hasher) in configs() {
+        let map: RawMap<u32, Narrow> = RawMap::new(buckets, hasher);
+        let guard = epoch::pin();
+        let key = id(1);
+        let h = map.hash(&key);
+        assert!(map.publish(h, &key, Arc::new(1), &guard).is_none());
+        let first = map.get(h, &key, &guard).unwrap();
+        assert_eq!(map.publish(h, &key, Arc::new(2), &guard), Some(&1));
+        assert!(!map.unpublish(h, &key, first, &guard), "old value is gone");
+        assert_eq!(map.get(h, &key, &guard), Some(&2));
+        let other = id(2);
+        assert!(!map.unpublish(map.hash(&other), &other, first, &guard));
+    }
+}
+
+#[test]
+fn the_table_grows_and_keeps_every_key() {
+    let map: RawMap<u32, ahash::RandomState> = RawMap::new(2, ahash::RandomState::new());
+    let guard = epoch::pin();
+    for k in 0..10_000 {
+        let key = id(k);
+        assert!(map
+            .publish(map.hash(&key), &key, Arc::new(k), &guard)
+            .is_none());
+    }
+    assert!(map.buckets() >= 8192, "buckets {}", map.buckets());
+    for k in 0..10_000 {
+        let key = id(k);
+        assert_eq!(map.get(map.hash(&key), &key, &guard), Some(&k));
+    }
+}
+
+#[test]
+fn concurrent_inserts_and_removes_lose_nothing() {
+    for (buckets, hasher) in configs() {
+        let map: Arc<RawMap<u32, Narrow>> = Arc::new(RawMap::new(buckets, hasher));
+        let threads = 4;
+        let per = 2000u32;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let map = &map;
+                s.spawn(move || {
+                    for i in 0..per {
+                        let k = t * per + i;
+                        let key = id(k);
+                        let guard = epoch::pin();
+                        let h = map.hash(&key);
+                        assert!(map.publish(h, &key, Arc::new(k), &guard).is_none());
+                        if i % 2 == 1 {
+                            let v = map.get(h, &key, &guard).expect("own key");
+                            assert!(map.unpublish(h, &key, v, &guard));
+                        }
+                    }
+                });
+            }
+        });
+        let guard = epoch::pin();
+        for k in 0..threads * per {
+            let key = id(k);
+            let got = map.get(map.hash(&key), &key, &guard).copied();
+            let expect = (k % per % 2 == 0).then_some(k);
+            assert_eq!(got, expect, "key {k}");
+        }
+        assert_eq!(map.len(), (threads * per / 2) as usize);
+    }
+}
