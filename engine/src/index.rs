@@ -62,10 +62,25 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
         upper: Bound<IndexKey>,
         visit: &mut dyn FnMut(&IndexKey, &Arc<T>) -> bool,
     ) {
-        for e in self.list.range((lower, upper)) {
-            if !visit(e.key(), e.value()) {
+        // Not `SkipMap::range`: in crossbeam-skiplist 0.1.3 its iterator
+        // leaks a reference to every node it passes, so a flushed node would
+        // never be freed (crossbeam issue #1178, fixed upstream after 0.1.3).
+        // `lower_bound` and `Entry::next` release their references.
+        let mut cursor = match lower {
+            Bound::Unbounded => self.list.front(),
+            Bound::Included(k) => self.list.lower_bound(Bound::Included(&k)),
+            Bound::Excluded(k) => self.list.lower_bound(Bound::Excluded(&k)),
+        };
+        while let Some(e) = cursor {
+            let below_upper = match upper {
+                Bound::Unbounded => true,
+                Bound::Included(k) => *e.key() <= k,
+                Bound::Excluded(k) => *e.key() < k,
+            };
+            if !below_upper || !visit(e.key(), e.value()) {
                 break;
             }
+            cursor = e.next();
         }
     }
 

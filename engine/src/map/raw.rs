@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::session::SessionId;
 use crate::sync::epoch::{self, Atomic, Guard, Owned, Shared};
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
 
 /// Tag on a node's `next` pointer: the node is logically deleted and will be
 /// unlinked by the next traversal that passes it. Set only after the node's
@@ -111,8 +111,9 @@ pub(crate) struct RawMap<T, S> {
     base: usize,
     /// The bucket count in use (a power of two). Only grows.
     size: AtomicUsize,
-    /// Regular nodes whose slot holds a value.
-    count: AtomicUsize,
+    /// Regular nodes whose slot holds a value. Signed: the remover of a value
+    /// may decrement before its inserter increments.
+    count: AtomicIsize,
     segments: Box<[AtomicPtr<Segment<T>>]>,
 }
 
@@ -135,7 +136,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             hasher,
             base,
             size: AtomicUsize::new(base),
-            count: AtomicUsize::new(0),
+            count: AtomicIsize::new(0),
             segments,
         };
         // Bucket 0's dummy is the head of the whole list; make it now so that
@@ -153,7 +154,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// How many values the map holds.
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a statistic; callers do not read other memory through it.
-        self.count.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed).max(0) as usize
     }
 
     /// The bucket count in use.
@@ -497,7 +498,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
 
     fn grew_by_one(&self) {
         // Relaxed: the count only steers resizing, which is correct at any size.
-        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let count = (self.count.fetch_add(1, Ordering::Relaxed) + 1).max(0) as usize;
         // Relaxed: see `bucket_of`; the CAS below is the only writer.
         let size = self.size.load(Ordering::Relaxed);
         if count > size * MAX_LOAD && size < self.max_buckets() {
