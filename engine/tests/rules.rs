@@ -233,16 +233,13 @@ fn lookup_hits_misses_and_expires() {
     }
 }
 
-/// An `on_get` backed by a map the test controls.
-fn external() -> (
-    Arc<Mutex<Vec<Arc<Session<u32>>>>>,
-    impl Fn(&[u8]) -> Option<Arc<Session<u32>>> + Send + Sync + 'static,
-) {
-    let store: Arc<Mutex<Vec<Arc<Session<u32>>>>> = Arc::default();
-    let s2 = store.clone();
-    (store, move |id: &[u8]| {
-        s2.lock().unwrap().iter().find(|s| s.id() == id).cloned()
-    })
+/// The external store behind `on_get`.
+type External = Arc<Mutex<Vec<Arc<Session<u32>>>>>;
+
+/// An `on_get` backed by a store the test controls.
+fn getter(store: &External) -> impl Fn(&[u8]) -> Option<Arc<Session<u32>>> + Send + Sync + 'static {
+    let store = store.clone();
+    move |id: &[u8]| store.lock().unwrap().iter().find(|s| s.id() == id).cloned()
 }
 
 #[test]
@@ -255,7 +252,8 @@ fn on_get_supplies_misses() {
     ] {
         let clock = ManualClock::new(10);
         let seen = Arc::new(Seen::default());
-        let (store, get) = external();
+        let store = External::default();
+        let get = getter(&store);
         let cache = recording(2, &clock, &seen).mode(mode).on_get(get).build();
         store.lock().unwrap().push(sess(b"ext", 10, 100, 7));
         assert_eq!(

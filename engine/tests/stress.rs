@@ -64,7 +64,7 @@ fn run_accounting(threads: u32, capacity: usize) {
             .map(|t| {
                 let (cache, clock, taken) = (&cache, &clock, &taken);
                 s.spawn(move || {
-                    let mut rng = Rng(0x9e37_79b9 ^ u64::from(t + 1) * 0x1234_5678_9abc);
+                    let mut rng = Rng(0x9e37_79b9 ^ (u64::from(t + 1) * 0x1234_5678_9abc));
                     let mut mine = Vec::new();
                     for i in 0..OPS_PER_THREAD {
                         if i % 1024 == 0 && start.elapsed() > DEADLINE {
