@@ -182,9 +182,12 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             _ => (false, true),
         };
         if counts_as_new {
-            // Relaxed: the length is a counter; eviction tolerates a stale read
-            // and re-reads it after every eviction.
-            self.len.fetch_add(1, Ordering::Relaxed);
+            // AcqRel: read-modify-writes of `len` are totally ordered, so of
+            // two concurrent adders the later one acquires the earlier one's
+            // `mark_live` and can evict its entry. With Relaxed both could
+            // see the other's entry still PENDING, evict nothing, and leave
+            // the cache over its bound (a store-buffer race loom found).
+            self.len.fetch_add(1, Ordering::AcqRel);
             self.evict_to_capacity(Some(seq), &guard, evicted);
         }
         !already_cached
@@ -192,6 +195,12 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     /// Evicts the soonest-expiring live entries (never the entry with
     /// sequence `spare`) while the cache holds more than its capacity.
+    ///
+    /// Each eviction first *reserves* one unit of excess by taking it off
+    /// `len` with a CAS that succeeds only while `len > capacity`, then
+    /// retires a victim for it without decrementing again. Two adders that
+    /// both see the cache one over its bound therefore evict one session
+    /// between them, not two.
     fn evict_to_capacity(
         &self,
         spare: Option<u64>,
@@ -201,29 +210,53 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         loop {
             // Relaxed: a configuration value; re-read every round.
             let cap = self.capacity.load(Ordering::Relaxed);
-            // Relaxed: see `insert`.
-            if cap == 0 || self.len.load(Ordering::Relaxed) <= cap as isize {
+            if cap == 0 {
                 return;
             }
-            let mut victim = None;
-            self.index
-                .scan(Bound::Unbounded, Bound::Unbounded, &mut |key, e| {
-                    if Some(key.1) != spare && e.state() == LIVE {
-                        victim = Some(e.clone());
-                        false
-                    } else {
-                        true
-                    }
+            // AcqRel: see `insert`; Acquire on failure for the same reason.
+            let reserved = self
+                .len
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| {
+                    (len > cap as isize).then_some(len - 1)
                 });
-            // Nothing to evict: every other entry is being added or removed by
-            // a thread that will check the bound itself when it is done.
-            let Some(victim) = victim else { return };
-            if self.retire(&victim, Path::Index, guard) {
-                self.stats.bump(Counter::CacheFull);
-                victim.session.mark_not_resumable();
-                evicted.push(victim.session.clone());
+            if reserved.is_err() {
+                return;
+            }
+            loop {
+                let Some(victim) = self.soonest_live(spare) else {
+                    // Nothing to evict: every other counted entry is being
+                    // added or removed by a thread that will settle the bound
+                    // itself. Give the reservation back.
+                    // AcqRel: see `insert`.
+                    self.len.fetch_add(1, Ordering::AcqRel);
+                    return;
+                };
+                if victim.try_retire(Path::Index) {
+                    // The reservation already took it off `len`.
+                    self.unlink(&victim, guard);
+                    self.stats.bump(Counter::CacheFull);
+                    victim.session.mark_not_resumable();
+                    evicted.push(victim.session.clone());
+                    break;
+                }
+                // Another thread retired it first: pick another victim.
             }
         }
+    }
+
+    /// The first `LIVE` entry in expiry order other than `spare`.
+    fn soonest_live(&self, spare: Option<u64>) -> Option<Arc<Entry<V>>> {
+        let mut victim = None;
+        self.index
+            .scan(Bound::Unbounded, Bound::Unbounded, &mut |key, e| {
+                if Some(key.1) != spare && e.state() == LIVE {
+                    victim = Some(e.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        victim
     }
 
     /// Retires `e` if no other thread has, and then removes it everywhere.
@@ -231,12 +264,19 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         if !e.try_retire(path) {
             return false;
         }
-        // Relaxed: see `insert`.
-        self.len.fetch_sub(1, Ordering::Relaxed);
-        // The slot may already hold a replacement: then this does nothing.
+        // AcqRel: see `insert`; the retirer's claim is ordered before the
+        // eviction decisions of adders that read the new length.
+        self.len.fetch_sub(1, Ordering::AcqRel);
+        self.unlink(e, guard);
+        true
+    }
+
+    /// Removes a retired entry from the map (unless its slot already holds a
+    /// replacement) and from the index. Only the retiring thread calls it.
+    fn unlink(&self, e: &Entry<V>, guard: &Guard) {
+        debug_assert!(e.is_retired(), "only a retired entry is unlinked");
         self.map.unpublish(e.hash, e.session.session_id(), e, guard);
         self.index.remove(&e.key);
-        true
     }
 
     /// The entry cached under `id` that is not retired. A retired entry still

@@ -1,0 +1,381 @@
+//! Loom models of the engine's concurrent protocol: 2–3 threads each, on
+//! tiny configurations (a 2-bucket table that grows, capacities 1–3), with
+//! every atomic of the engine and of crossbeam-epoch under loom's control.
+//!
+//! Session values are `loom::alloc::Track`ed, so a session (and thus an
+//! entry) that is never freed fails the model at the end of an execution.
+//!
+//! Run with `scripts/loom.sh` (or see docs/MODEL-CHECKING.md).
+#![cfg(sesscache_loom)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock, Weak};
+
+use loom::alloc::Track;
+use loom::thread;
+use sesscache::{CacheMode, ManualClock, Session, SessionCache};
+
+type Value = Track<u32>;
+type Cache = SessionCache<Value>;
+
+/// Runs `f` under loom, with at most 2 preemptions unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise.
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+fn sess(id: &[u8], time: u64, timeout: u64, v: u32) -> Arc<Session<Value>> {
+    Arc::new(Session::new(id, time, timeout, Track::new(v)).unwrap())
+}
+
+/// Counts `on_remove` calls per session value (values are small integers).
+#[derive(Default)]
+struct Removals {
+    by_value: [AtomicUsize; 8],
+}
+
+impl Removals {
+    fn count(&self, v: u32) -> usize {
+        self.by_value[v as usize].load(SeqCst)
+    }
+    fn total(&self) -> usize {
+        self.by_value.iter().map(|c| c.load(SeqCst)).sum()
+    }
+}
+
+fn tiny(capacity: usize, removals: &Arc<Removals>) -> Cache {
+    let r = removals.clone();
+    SessionCache::builder()
+        .capacity(capacity)
+        .table_buckets(2)
+        .clock(ManualClock::new(10))
+        .mode(CacheMode::NO_AUTO_CLEAR)
+        .on_remove(move |s: &Session<Value>| {
+            r.by_value[*s.value().get_ref() as usize].fetch_add(1, SeqCst);
+        })
+        .build()
+}
+
+/// The cache's length, its map and its index agree.
+fn assert_consistent(cache: &Cache) {
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!(
+        (map, index),
+        (cache.len(), cache.len()),
+        "map, index and len disagree"
+    );
+}
+
+/// Model 1: two adds of different sessions with one id. At quiescence
+/// exactly one is cached, len is 1, and map and index agree.
+#[test]
+fn m1_add_vs_add_same_id() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(2, &removals));
+        let a = sess(b"k", 10, 100, 1);
+        let b = sess(b"k", 10, 100, 2);
+        let (c, a2) = (cache.clone(), a.clone());
+        let t = thread::spawn(move || assert!(c.add(&a2)));
+        assert!(cache.add(&b));
+        t.join().unwrap();
+        assert_eq!(cache.len(), 1);
+        assert_consistent(&cache);
+        let got = cache.lookup(b"k").expect("one of them is cached");
+        assert!(Arc::ptr_eq(&got, &a) || Arc::ptr_eq(&got, &b));
+        assert_eq!(removals.total(), 0, "replacement is silent");
+    });
+}
+
+/// Model 1b: two adds of different ids into a cache of capacity 1: the
+/// bound holds at quiescence, and the evicted one is reported once.
+#[test]
+fn m1b_add_vs_add_capacity_one() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(1, &removals));
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.add(&sess(b"a", 10, 100, 1))));
+        assert!(cache.add(&sess(b"b", 10, 100, 2)));
+        t.join().unwrap();
+        assert_eq!(cache.len(), 1, "the bound holds at quiescence");
+        assert_consistent(&cache);
+        assert_eq!(removals.total(), 1);
+        assert_eq!(cache.stats().cache_full, 1);
+    });
+}
+
+/// Model 2: remove vs flush vs eviction of one session. Exactly one of
+/// them removes it, on_remove for that removal fires once, len drops by one.
+#[test]
+fn m2_remove_vs_flush_vs_eviction() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(1, &removals));
+        // Value 1: the cached session, expired at 10 (expiry 5).
+        cache.add(&sess(b"x", 0, 5, 1));
+        let c1 = cache.clone();
+        // remove() is given another object (value 3) with the same id, so
+        // its unconditional notice is told apart from the session's own.
+        let remover = thread::spawn(move || c1.remove(&sess(b"x", 0, 0, 3)));
+        let c2 = cache.clone();
+        let flusher = thread::spawn(move || c2.flush(10));
+        // Value 2: a new session that evicts x if x is still there.
+        cache.add(&sess(b"y", 10, 100, 2));
+        let removed = remover.join().unwrap();
+        let flushed = flusher.join().unwrap();
+        let evicted = cache.stats().cache_full as usize;
+        assert_eq!(
+            usize::from(removed) + flushed + evicted,
+            1,
+            "exactly one path removed x (remove {removed}, flush {flushed}, evict {evicted})"
+        );
+        assert_eq!(removals.count(1), flushed + evicted, "on_remove once for x");
+        assert_eq!(removals.count(3), 1, "remove always reports its argument");
+        assert_eq!(cache.len(), 1);
+        assert!(cache.contains(b"y") && !cache.contains(b"x"));
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 3a: two takers of one ticket: exactly one wins, on_remove once.
+#[test]
+fn m3a_take_vs_take() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(3, &removals));
+        cache.add(&sess(b"t", 10, 100, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || c.take(b"t").is_some());
+        let mine = cache.take(b"t").is_some();
+        let theirs = t.join().unwrap();
+        assert!(mine ^ theirs, "exactly one taker wins");
+        assert_eq!(removals.count(1), 1);
+        assert_eq!(cache.len(), 0);
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 3b: take vs lookup: once a take has returned, no lookup returns
+/// the session.
+#[test]
+fn m3b_take_vs_lookup() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(3, &removals));
+        cache.add(&sess(b"t", 10, 100, 1));
+        let taken = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (c, tk) = (cache.clone(), taken.clone());
+        let t = thread::spawn(move || {
+            assert!(c.take(b"t").is_some(), "the only taker wins");
+            tk.store(true, SeqCst);
+        });
+        let was_taken = taken.load(SeqCst);
+        let found = cache.lookup_with(b"t", |_| ()).is_some();
+        assert!(
+            !(was_taken && found),
+            "a lookup after the take found the ticket"
+        );
+        t.join().unwrap();
+        assert_eq!(removals.count(1), 1);
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 4a: lookup vs replacement: the lookup returns the old or the new
+/// session, never nothing.
+#[test]
+fn m4a_lookup_vs_replacement() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(3, &removals));
+        cache.add(&sess(b"k", 10, 100, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.add(&sess(b"k", 10, 100, 2))));
+        let v = cache
+            .lookup_with(b"k", |s| *s.value().get_ref())
+            .expect("an id being replaced is never absent");
+        assert!(v == 1 || v == 2);
+        t.join().unwrap();
+        assert_eq!(cache.lookup_with(b"k", |s| *s.value().get_ref()), Some(2));
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 4b: lookup vs remove: never a session after its removal
+/// linearized (the remove returned before the lookup began).
+#[test]
+fn m4b_lookup_vs_remove() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(3, &removals));
+        cache.add(&sess(b"k", 10, 100, 1));
+        let done = Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let (c, d) = (cache.clone(), done.clone());
+        let t = thread::spawn(move || {
+            assert!(c.remove(&sess(b"k", 0, 0, 3)));
+            d.store(true, SeqCst);
+        });
+        let removed_before = done.load(SeqCst);
+        let got = cache.lookup(b"k");
+        if removed_before {
+            assert!(got.is_none(), "found a session after its removal");
+        }
+        if let Some(s) = got {
+            assert_eq!(*s.value().get_ref(), 1);
+        }
+        t.join().unwrap();
+        assert!(!cache.contains(b"k"));
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 5: inserts and removes racing a table resize (2 buckets, the third
+/// entry doubles the table): no key lost or duplicated.
+#[test]
+fn m5_insert_remove_vs_resize() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        cache.add(&sess(b"k1", 10, 100, 1));
+        cache.add(&sess(b"k2", 10, 100, 2));
+        let c1 = cache.clone();
+        let t1 = thread::spawn(move || assert!(c1.add(&sess(b"k3", 10, 100, 3))));
+        let c2 = cache.clone();
+        let t2 = thread::spawn(move || assert!(c2.take(b"k1").is_some()));
+        assert!(cache.add(&sess(b"k4", 10, 100, 4)));
+        t1.join().unwrap();
+        t2.join().unwrap();
+        for (id, present) in [
+            (&b"k1"[..], false),
+            (b"k2", true),
+            (b"k3", true),
+            (b"k4", true),
+        ] {
+            assert_eq!(cache.contains(id), present, "{:?}", std::str::from_utf8(id));
+        }
+        assert_eq!(cache.len(), 3);
+        assert_consistent(&cache);
+        assert!(cache.debug_sizes().2 >= 4, "the table grew");
+    });
+}
+
+/// Model 6: add vs flush: at quiescence no orphan (in the map but not the
+/// index, or the reverse), and each expired session reported once.
+#[test]
+fn m6_add_vs_flush() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        cache.add(&sess(b"old", 0, 5, 1));
+        let c = cache.clone();
+        // An already expired session being added while the flush runs.
+        let t = thread::spawn(move || c.add(&sess(b"new", 0, 5, 2)));
+        let flushed = cache.flush(10);
+        t.join().unwrap();
+        assert!(flushed >= 1, "old had expired and stayed cached throughout");
+        assert!(!cache.contains(b"old"));
+        assert_eq!(removals.count(1), 1);
+        assert_eq!(removals.count(2), usize::from(!cache.contains(b"new")));
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 6b: add (replacement) vs take of the same id: no orphan either way.
+#[test]
+fn m6b_replacement_vs_take() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        cache.add(&sess(b"k", 10, 100, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || c.add(&sess(b"k", 10, 100, 2)));
+        let taken = cache.take(b"k").map(|s| *s.value().get_ref());
+        t.join().unwrap();
+        let left = cache.lookup_with(b"k", |s| *s.value().get_ref());
+        match taken {
+            Some(1) => assert_eq!(left, Some(2)),
+            Some(2) => assert_eq!(left, None),
+            None => unreachable!("k is always cached when take runs"),
+            Some(v) => unreachable!("unknown session {v}"),
+        }
+        assert_eq!(removals.total(), 1, "only the taken session is reported");
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 7: a remove callback that calls back into the cache (add, remove):
+/// no deadlock, state consistent.
+#[test]
+fn m7_reentrant_callback() {
+    model(|| {
+        let slot: Arc<OnceLock<Weak<Cache>>> = Arc::default();
+        let s2 = slot.clone();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c2 = calls.clone();
+        let cache = Arc::new(
+            SessionCache::builder()
+                .capacity(2)
+                .table_buckets(2)
+                .clock(ManualClock::new(10))
+                .mode(CacheMode::NO_AUTO_CLEAR)
+                .on_remove(move |s: &Session<Value>| {
+                    c2.fetch_add(1, SeqCst);
+                    let v = *s.value().get_ref();
+                    if v < 3 {
+                        if let Some(cache) = s2.get().and_then(Weak::upgrade) {
+                            cache.add(&sess(b"again", 10, 100, 5));
+                            cache.remove(&sess(b"other", 0, 0, 6));
+                        }
+                    }
+                })
+                .build(),
+        );
+        slot.set(Arc::downgrade(&cache)).ok().unwrap();
+        cache.add(&sess(b"a", 0, 5, 1));
+        cache.add(&sess(b"other", 10, 100, 2));
+        let c = cache.clone();
+        let t = thread::spawn(move || c.flush(10));
+        cache.take(b"a");
+        t.join().unwrap();
+        assert!(calls.load(SeqCst) >= 2);
+        assert!(!cache.contains(b"a"));
+        assert!(cache.len() <= 2);
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 8: stores with the automatic flush (every 2nd store under loom)
+/// racing other stores: every expired session reported once, no orphan.
+#[test]
+fn m8_store_with_auto_flush() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let r = removals.clone();
+        let cache = Arc::new(
+            SessionCache::builder()
+                .capacity(0)
+                .table_buckets(2)
+                .clock(ManualClock::new(10))
+                .on_remove(move |s: &Session<Value>| {
+                    r.by_value[*s.value().get_ref() as usize].fetch_add(1, SeqCst);
+                })
+                .build(),
+        );
+        cache.add(&sess(b"old", 0, 5, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || c.store(&sess(b"s1", 10, 100, 2)));
+        cache.store(&sess(b"s2", 10, 100, 3));
+        t.join().unwrap();
+        // Two stores: the second one (whichever thread) flushed at 10.
+        assert!(!cache.contains(b"old"));
+        assert_eq!(removals.count(1), 1);
+        assert_eq!(removals.total(), 1);
+        assert_eq!(cache.len(), 2);
+        assert_consistent(&cache);
+    });
+}
