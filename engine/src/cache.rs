@@ -51,6 +51,19 @@ pub(crate) const AUTO_FLUSH_MASK: u64 = 0xff;
 #[cfg(sesscache_loom)]
 pub(crate) const AUTO_FLUSH_MASK: u64 = 0x1;
 
+/// Ordering of the read-modify-writes of `len`: see `SessionCache::insert`.
+#[cfg(not(sesscache_mutant = "relaxed_len"))]
+const LEN_RMW: Ordering = Ordering::AcqRel;
+/// Ordering of the loads of `len` that decide an eviction.
+#[cfg(not(sesscache_mutant = "relaxed_len"))]
+const LEN_LOAD: Ordering = Ordering::Acquire;
+/// Seeded bug: the store-buffer race loom found (both adders see the other's
+/// entry still PENDING and the cache stays over its bound).
+#[cfg(sesscache_mutant = "relaxed_len")]
+const LEN_RMW: Ordering = Ordering::Relaxed;
+#[cfg(sesscache_mutant = "relaxed_len")]
+const LEN_LOAD: Ordering = Ordering::Relaxed;
+
 /// Flush claims at most this many sessions before it unpins and reports
 /// them, so callbacks never run pinned and garbage is released as it goes.
 const FLUSH_BATCH: usize = 64;
@@ -167,8 +180,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let entry = Arc::new(Entry::new(session.clone(), hash, (session.expiry(), seq)));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
+        #[cfg(not(sesscache_mutant = "index_after_publish"))]
         self.index.insert(entry.key, entry.clone());
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
+        // Seeded bug: a remover may retire the entry before it is indexed,
+        // leaving an orphan in the index.
+        #[cfg(sesscache_mutant = "index_after_publish")]
+        self.index.insert(entry.key, entry.clone());
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
             // Replaced silently: the new entry takes the old one's place, so
@@ -187,7 +205,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             // `mark_live` and can evict its entry. With Relaxed both could
             // see the other's entry still PENDING, evict nothing, and leave
             // the cache over its bound (a store-buffer race loom found).
-            self.len.fetch_add(1, Ordering::AcqRel);
+            self.len.fetch_add(1, LEN_RMW);
             self.evict_to_capacity(Some(seq), &guard, evicted);
         }
         !already_cached
@@ -214,11 +232,9 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 return;
             }
             // AcqRel: see `insert`; Acquire on failure for the same reason.
-            let reserved = self
-                .len
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |len| {
-                    (len > cap as isize).then_some(len - 1)
-                });
+            let reserved = self.len.fetch_update(LEN_RMW, LEN_LOAD, |len| {
+                (len > cap as isize).then_some(len - 1)
+            });
             if reserved.is_err() {
                 return;
             }
@@ -228,7 +244,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                     // added or removed by a thread that will settle the bound
                     // itself. Give the reservation back.
                     // AcqRel: see `insert`.
-                    self.len.fetch_add(1, Ordering::AcqRel);
+                    self.len.fetch_add(1, LEN_RMW);
                     return;
                 };
                 if victim.try_retire(Path::Index) {
@@ -261,12 +277,23 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     /// Retires `e` if no other thread has, and then removes it everywhere.
     fn retire(&self, e: &Entry<V>, path: Path, guard: &Guard) -> bool {
+        // Seeded bug: unlinking before the state transition lets a loser
+        // unlink an entry it does not own (e.g. a PENDING one).
+        #[cfg(sesscache_mutant = "unlink_before_retire")]
+        {
+            self.map.unpublish(e.hash, e.session.session_id(), e, guard);
+            self.index.remove(&e.key);
+        }
+        // Seeded bug: the length drops even when another thread won.
+        #[cfg(sesscache_mutant = "decrement_on_lost_race")]
+        self.len.fetch_sub(1, LEN_RMW);
         if !e.try_retire(path) {
             return false;
         }
         // AcqRel: see `insert`; the retirer's claim is ordered before the
         // eviction decisions of adders that read the new length.
-        self.len.fetch_sub(1, Ordering::AcqRel);
+        #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
+        self.len.fetch_sub(1, LEN_RMW);
         self.unlink(e, guard);
         true
     }
@@ -288,6 +315,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             if !e.is_retired() {
                 return Some(e);
             }
+            // Seeded bug: no re-check, so a lookup racing a replacement
+            // reports the id absent.
+            #[cfg(sesscache_mutant = "no_recheck_after_retired")]
+            return None;
+            #[cfg(not(sesscache_mutant = "no_recheck_after_retired"))]
             self.map.unpublish(hash, id, e, guard);
         }
     }

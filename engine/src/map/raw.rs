@@ -370,7 +370,11 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
                 KeyOrdering::Equal => {
                     // Acquire: pairs with the Release publication of the
                     // value, so the `T` it points to is initialised.
+                    #[cfg(not(sesscache_mutant = "relaxed_slot_load"))]
                     let v = c.slot.load(Ordering::Acquire);
+                    // Seeded bug: the publication's Acquire weakened.
+                    #[cfg(sesscache_mutant = "relaxed_slot_load")]
+                    let v = c.slot.load(Ordering::Relaxed);
                     if !v.is_null() {
                         // SAFETY: the slot owns a strong count of this `Arc`,
                         // released only through `guard.defer` after the
@@ -432,11 +436,20 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             let node = fresh
                 .take()
                 .unwrap_or_else(|| Owned::new(Node::regular(so_key, *id, raw)));
+            // Seeded bug: the node is linked before its value is written, so
+            // another publisher takes it for a dead node and unlinks it.
+            #[cfg(sesscache_mutant = "publish_before_init")]
+            node.slot.store(core::ptr::null_mut(), Ordering::Relaxed);
             // Relaxed: the node is private until the CAS publishes it.
             node.next.store(curr, Ordering::Relaxed);
             // AcqRel: Release publishes the node and its value.
             match pred.compare_exchange(curr, node, Ordering::AcqRel, Ordering::Acquire, guard) {
-                Ok(_) => {
+                Ok(_linked) => {
+                    #[cfg(sesscache_mutant = "publish_before_init")]
+                    // SAFETY: the node was just linked under `guard`.
+                    unsafe { _linked.deref() }
+                        .slot
+                        .store(raw, Ordering::Release);
                     self.grew_by_one();
                     return None;
                 }
@@ -487,12 +500,14 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// strong count, with no other way left for a thread to reach it but
     /// copies read under guards pinned before now.
     unsafe fn release_later(&self, ptr: *mut T, guard: &Guard) {
-        let ptr = ptr.cast_const() as usize;
+        let ptr = ptr.cast_const();
         // SAFETY: per this function's contract the count is ours, and the
         // closure runs after every guard that could still read `ptr`; `T:
-        // Send + Sync` makes dropping it on another thread sound.
+        // Send + Sync` makes dropping it on another thread sound. The raw
+        // pointer is captured as is (no integer round trip), so it keeps its
+        // provenance.
         unsafe {
-            guard.defer_unchecked(move || drop(Arc::from_raw(ptr as *const T)));
+            guard.defer_unchecked(move || drop(Arc::from_raw(ptr)));
         }
     }
 
