@@ -18,12 +18,12 @@ use sesscache::{CacheMode, ManualClock, Session, SessionCache};
 type Value = Track<u32>;
 type Cache = SessionCache<Value>;
 
-/// Runs `f` under loom, with at most 2 preemptions unless
+/// Runs `f` under loom, with at most 3 preemptions unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise.
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
+        builder.preemption_bound = Some(3);
     }
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
