@@ -474,19 +474,18 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         }
         // AcqRel: the emptied slot is seen by publishers before they reuse the
         // node; Acquire pairs with the value's publication.
-        if c.slot
-            .compare_exchange(
-                expected,
-                core::ptr::null_mut(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
+        let Ok(taken) = c.slot.compare_exchange(
+            expected,
+            core::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) else {
             return false;
-        }
-        // SAFETY: `expected` left the slot through the CAS above.
-        unsafe { self.release_later(expected, guard) };
+        };
+        // Release the pointer the slot held, not one made from `expected`: a
+        // pointer derived from a shared reference may not be used to drop.
+        // SAFETY: `taken` left the slot through the CAS above.
+        unsafe { self.release_later(taken, guard) };
         // Relaxed: a statistic (see `len`).
         self.count.fetch_sub(1, Ordering::Relaxed);
         c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
