@@ -15,6 +15,8 @@ MUTANTS=(
     index_after_publish
     publish_before_init
     relaxed_len
+    relaxed_slot_load
+    leak_replaced
 )
 if [ $# -gt 0 ]; then MUTANTS=("$@"); fi
 

@@ -426,7 +426,12 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
                         // SAFETY: `old` left the slot through this CAS, so this
                         // thread owns the slot's strong count; it is dropped
                         // only after every guard that could have read `old`.
-                        unsafe { self.release_later(old, guard) };
+                        #[cfg(not(sesscache_mutant = "leak_replaced"))]
+                        unsafe {
+                            self.release_later(old, guard)
+                        };
+                        // Seeded bug: the replaced value's count is never
+                        // released, so its entry and session leak.
                         // SAFETY: the deferred drop above runs after `guard`.
                         return Some(unsafe { &*old });
                     }
