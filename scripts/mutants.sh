@@ -15,6 +15,7 @@ MUTANTS=(
     index_after_publish
     publish_before_init
     relaxed_len
+    replacement_skips_bound
     relaxed_slot_load
     leak_replaced
 )

@@ -206,6 +206,14 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             // see the other's entry still PENDING, evict nothing, and leave
             // the cache over its bound (a store-buffer race loom found).
             self.len.fetch_add(1, LEN_RMW);
+        }
+        // Even a replacement checks the bound: a concurrent adder that found
+        // this thread's entry still PENDING relied on it to.
+        #[cfg(not(sesscache_mutant = "replacement_skips_bound"))]
+        self.evict_to_capacity(Some(seq), &guard, evicted);
+        // Seeded bug: only new entries check the bound.
+        #[cfg(sesscache_mutant = "replacement_skips_bound")]
+        if counts_as_new {
             self.evict_to_capacity(Some(seq), &guard, evicted);
         }
         !already_cached
@@ -214,11 +222,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// Evicts the soonest-expiring live entries (never the entry with
     /// sequence `spare`) while the cache holds more than its capacity.
     ///
-    /// Each eviction first *reserves* one unit of excess by taking it off
-    /// `len` with a CAS that succeeds only while `len > capacity`, then
-    /// retires a victim for it without decrementing again. Two adders that
-    /// both see the cache one over its bound therefore evict one session
-    /// between them, not two.
+    /// Each eviction picks a victim, then *reserves* one unit of excess by
+    /// taking it off `len` with a CAS that succeeds only while
+    /// `len > capacity`, then retires the victim without decrementing again
+    /// (giving the unit back and looking again if another thread retired it
+    /// first). Two adders that both see the cache one over its bound
+    /// therefore evict one session between them, not two; and a unit is held
+    /// only across one CAS, so no other evictor is misled by it for long.
     fn evict_to_capacity(
         &self,
         spare: Option<u64>,
@@ -226,38 +236,43 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         evicted: &mut Vec<Arc<Session<V>>>,
     ) {
         loop {
-            // Relaxed: a configuration value; re-read every round.
-            let cap = self.capacity.load(Ordering::Relaxed);
-            if cap == 0 {
+            let cap = self.capacity_bound();
+            if cap == 0 || self.len.load(LEN_LOAD) <= cap {
                 return;
             }
+            let Some(victim) = self.soonest_live(spare) else {
+                // Nothing to evict: every other counted entry is being added
+                // or removed by a thread that checks the bound itself when it
+                // is done.
+                return;
+            };
             // AcqRel: see `insert`; Acquire on failure for the same reason.
-            let reserved = self.len.fetch_update(LEN_RMW, LEN_LOAD, |len| {
-                (len > cap as isize).then_some(len - 1)
-            });
+            let reserved = self
+                .len
+                .fetch_update(LEN_RMW, LEN_LOAD, |len| (len > cap).then_some(len - 1));
             if reserved.is_err() {
                 return;
             }
-            loop {
-                let Some(victim) = self.soonest_live(spare) else {
-                    // Nothing to evict: every other counted entry is being
-                    // added or removed by a thread that will settle the bound
-                    // itself. Give the reservation back.
-                    // AcqRel: see `insert`.
-                    self.len.fetch_add(1, LEN_RMW);
-                    return;
-                };
-                if victim.try_retire(Path::Index) {
-                    // The reservation already took it off `len`.
-                    self.unlink(&victim, guard);
-                    self.stats.bump(Counter::CacheFull);
-                    victim.session.mark_not_resumable();
-                    evicted.push(victim.session.clone());
-                    break;
-                }
-                // Another thread retired it first: pick another victim.
+            if victim.try_retire(Path::Index) {
+                // The reservation already took it off `len`.
+                self.unlink(&victim, guard);
+                self.stats.bump(Counter::CacheFull);
+                victim.session.mark_not_resumable();
+                evicted.push(victim.session.clone());
+            } else {
+                // Another thread retired it first: give the unit back and
+                // look again.
+                // AcqRel: see `insert`.
+                self.len.fetch_add(1, LEN_RMW);
             }
         }
+    }
+
+    /// The capacity as a bound on `len` (0: unlimited). A capacity beyond
+    /// `isize::MAX` cannot be reached and is as good as unlimited.
+    fn capacity_bound(&self) -> isize {
+        // Relaxed: a configuration value, re-read every round.
+        isize::try_from(self.capacity.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// The first `LIVE` entry in expiry order other than `spare`.
@@ -409,6 +424,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// `f` instead of returning an `Arc`: no reference count is touched on a
     /// hit in the cache, so a popular session does not bounce a cache line
     /// between cores.
+    ///
+    /// On a hit in the cache `f` runs while the thread is pinned to the
+    /// current reclamation epoch: keep it short (copy what you need out of
+    /// the session). A slow `f` delays the freeing of removed sessions for
+    /// every thread; it may call back into the cache.
     ///
     /// ```
     /// # use sesscache::SessionCache;

@@ -1,6 +1,11 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
 
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!(
+    "sesscache needs a 64-bit target (its hash table sizes and split-order keys are 64-bit)"
+);
+
 mod builder;
 mod cache;
 mod clock;

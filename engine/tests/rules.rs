@@ -171,6 +171,31 @@ fn capacity_zero_is_unlimited_and_set_capacity_evicts() {
 }
 
 #[test]
+fn a_capacity_beyond_reach_is_unlimited() {
+    let cache: SessionCache<()> = SessionCache::builder().capacity(usize::MAX).build();
+    for i in 0..50u32 {
+        cache.add(&sess(&i.to_be_bytes(), 0, u64::from(i), ()));
+    }
+    assert_eq!(cache.len(), 50);
+    assert_eq!(cache.stats().cache_full, 0);
+    cache.set_capacity(isize::MAX as usize + 1);
+    assert_eq!(cache.len(), 50);
+}
+
+#[test]
+fn huge_table_hints_are_clamped_and_the_table_still_grows() {
+    let cache: SessionCache<()> = SessionCache::builder()
+        .table_buckets(usize::MAX)
+        .capacity(0)
+        .build();
+    for i in 0..3000u32 {
+        cache.add(&sess(&i.to_be_bytes(), 0, 10, ()));
+    }
+    assert_eq!(cache.len(), 3000);
+    assert!(cache.debug_sizes().2 >= 2048);
+}
+
+#[test]
 fn remove_always_reports_the_argument() {
     for table in TABLES {
         let clock = ManualClock::new(0);

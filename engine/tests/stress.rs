@@ -324,3 +324,45 @@ fn all_operations_mixed_leave_map_and_index_in_agreement() {
         }
     }
 }
+
+/// An id replaced over and over (each replacement expiring sooner) while
+/// other threads add new ids, at capacity 1: whenever everything stops the
+/// cache holds one session.
+#[test]
+fn replacements_racing_new_ids_keep_the_bound() {
+    for threads in THREADS {
+        let cache: SessionCache<u32> = SessionCache::builder().capacity(1).table_buckets(2).build();
+        let barrier = Barrier::new(threads as usize);
+        let start = Instant::now();
+        let rounds = 3_000u32;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (cache, barrier) = (&cache, &barrier);
+                s.spawn(move || {
+                    for round in 0..rounds {
+                        if t == 0 {
+                            let expiry = u64::from(rounds - round) * 10;
+                            cache.add(&Arc::new(Session::new(b"churn", 0, expiry, round).unwrap()));
+                        } else {
+                            let id = [t.to_be_bytes(), round.to_be_bytes()].concat();
+                            let expiry = 100_000 + u64::from(round);
+                            cache.add(&Arc::new(Session::new(&id, 0, expiry, round).unwrap()));
+                        }
+                        // Quiescent point: every thread has finished its add.
+                        let leader = barrier.wait().is_leader();
+                        if leader {
+                            assert_eq!(cache.len(), 1, "round {round}: over the bound");
+                            let (map, index, _) = cache.debug_sizes();
+                            assert_eq!((map, index), (1, 1), "round {round}");
+                        }
+                        let stop = start.elapsed() > DEADLINE;
+                        barrier.wait();
+                        if stop {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    }
+}

@@ -122,6 +122,44 @@ fn m1b_add_vs_add_capacity_one() {
     });
 }
 
+/// Model 1c: a replacement racing the add of a new id, capacity 1. The
+/// replacement expires sooner than the session it replaces, so the adder's
+/// scan may find it still PENDING and the old one already RETIRED: then the
+/// replacing thread must settle the bound itself.
+#[test]
+fn m1c_replacement_vs_new_id_capacity_one() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(1, &removals));
+        cache.add(&sess(b"x", 10, 100, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.add(&sess(b"x", 10, 50, 2))));
+        assert!(cache.add(&sess(b"n", 10, 200, 3)));
+        t.join().unwrap();
+        assert_eq!(cache.len(), 1, "the bound holds at quiescence");
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 1d: two adds of new ids into a full cache of capacity 1, one
+/// expiring before the cached session and one after: one eviction each way
+/// is fine, but the cache must end with exactly one session.
+#[test]
+fn m1d_two_adds_into_a_full_cache() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(1, &removals));
+        cache.add(&sess(b"z", 10, 100, 1));
+        let c = cache.clone();
+        let t = thread::spawn(move || assert!(c.add(&sess(b"b", 10, 50, 2))));
+        assert!(cache.add(&sess(b"a", 10, 200, 3)));
+        t.join().unwrap();
+        assert_eq!(cache.len(), 1, "the bound holds at quiescence");
+        assert_eq!(removals.total(), 2, "two evictions for two adds");
+        assert_consistent(&cache);
+    });
+}
+
 /// Model 2: remove vs flush vs eviction of one session, pairwise (three
 /// threads at once take too long to explore). In each pair exactly one
 /// path removes the session, on_remove for that removal fires once, and len

@@ -22,6 +22,13 @@ const DELETED: usize = 1;
 /// `base << (SEGMENTS - 1)` buckets without moving a node.
 const SEGMENTS: usize = 40;
 
+/// The largest first segment: larger hints are clamped (the table grows
+/// online anyway), so segment 0 stays a modest allocation.
+const MAX_BASE: usize = 1 << 20;
+
+/// The most buckets the table grows to.
+const MAX_BUCKETS: usize = usize::MAX >> 24;
+
 /// The table doubles its bucket count when it holds more than this many
 /// entries per bucket on average.
 const MAX_LOAD: usize = 1;
@@ -128,7 +135,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// A map whose table starts at `buckets` buckets (rounded up to a power of
     /// two, at least 2).
     pub(crate) fn new(buckets: usize, hasher: S) -> Self {
-        let base = buckets.clamp(2, 1 << 30).next_power_of_two();
+        let base = buckets.clamp(2, MAX_BASE).next_power_of_two();
         let segments = (0..SEGMENTS)
             .map(|_| AtomicPtr::new(core::ptr::null_mut()))
             .collect();
@@ -164,7 +171,9 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     }
 
     fn max_buckets(&self) -> usize {
-        (self.base << (SEGMENTS - 1)).min(1 << 62)
+        // `base` ≤ 2^20 (MAX_BASE) and SEGMENTS − 1 = 39: at most 2^59, no
+        // bit is shifted out of a 64-bit usize.
+        (self.base << (SEGMENTS - 1)).min(MAX_BUCKETS)
     }
 
     fn segment_len(&self, s: usize) -> usize {
