@@ -1,0 +1,109 @@
+//! Session ids and values for the workloads.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+
+use crate::cache::{Id, Value};
+
+/// `n` random 32-byte ids (distinct with overwhelming probability).
+pub fn random_ids(n: usize, seed: u64) -> Vec<Id> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let mut id = [0u8; 32];
+            rng.fill(&mut id[..]);
+            id
+        })
+        .collect()
+}
+
+/// `n` ids that share their first 4 bytes — all of OpenSSL's hash — and
+/// differ in the other 28.
+pub fn adversarial_ids(n: usize, seed: u64) -> Vec<Id> {
+    let mut ids = random_ids(n, seed);
+    for id in &mut ids {
+        id[..4].copy_from_slice(b"\xde\xad\xbe\xef");
+    }
+    ids
+}
+
+/// A fresh id for the `i`-th new session of thread `thread` in a run: unique
+/// across threads, random-looking everywhere (the counter is mixed in).
+pub fn fresh_id(thread: usize, i: u64, salt: u64) -> Id {
+    let mut id = [0u8; 32];
+    let mut x = (thread as u64) << 48 ^ i ^ salt.rotate_left(17);
+    for chunk in id.chunks_mut(8) {
+        // splitmix64: a bijection, so distinct inputs give distinct words.
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes());
+    }
+    id
+}
+
+/// A serialized-session-like value of `len` bytes.
+pub fn value(len: usize) -> Value {
+    (0..len)
+        .map(|i| (i * 31 + 7) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// Draws indices in `0..n` with a Zipf(s) distribution: index 0 is the most
+/// popular.
+#[derive(Debug, Clone)]
+pub struct ZipfIndex {
+    zipf: Zipf<f64>,
+}
+
+impl ZipfIndex {
+    /// Indices in `0..n` (n ≥ 1), exponent `s`.
+    pub fn new(n: usize, s: f64) -> Self {
+        ZipfIndex {
+            zipf: Zipf::new(n.max(1) as f64, s).expect("n >= 1 and s > 0"),
+        }
+    }
+
+    /// One draw.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        self.zipf.sample(rng) as usize - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adversarial_ids_share_four_bytes_only() {
+        let ids = adversarial_ids(100, 1);
+        assert!(ids.iter().all(|id| id[..4] == ids[0][..4]));
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 100);
+    }
+
+    #[test]
+    fn fresh_ids_are_distinct_across_threads_and_counters() {
+        let mut seen = std::collections::HashSet::new();
+        for t in 0..8 {
+            for i in 0..1000 {
+                assert!(seen.insert(fresh_id(t, i, 42)));
+            }
+        }
+    }
+
+    #[test]
+    fn zipf_prefers_low_indices_and_stays_in_range() {
+        let z = ZipfIndex::new(1000, 0.99);
+        let mut rng = SmallRng::seed_from_u64(3);
+        let draws: Vec<usize> = (0..20_000).map(|_| z.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|&i| i < 1000));
+        let head = draws.iter().filter(|&&i| i < 10).count();
+        let tail = draws.iter().filter(|&&i| (500..510).contains(&i)).count();
+        assert!(head > 20 * tail.max(1), "head {head} tail {tail}");
+    }
+}

@@ -1,0 +1,211 @@
+//! `sesscache-harness`: runs the workloads against every cache under test
+//! and writes `results/<timestamp>/` (results.json, report.md, SVG plots).
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use sesscache_harness::alloc_count::Counting;
+use sesscache_harness::cache::Driver;
+use sesscache_harness::results::{Results, SuiteInfo};
+use sesscache_harness::workloads::{self, Suite, Workload};
+use sesscache_harness::{drivers, ids, machine, plots, report};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const LONG_ABOUT: &str = "\
+Drives multi-core workloads against sesscache and its peers — OpenSSL's own
+session cache (the real library, through FFI), rustls's ServerSessionMemoryCache,
+moka, a naive Mutex<HashMap + BTreeMap> baseline, and the hardware limit
+(hashbrown + ahash, unsynchronised, a private copy per thread) — and writes
+results/<timestamp>/ with results.json (every raw figure), report.md (tables and
+ratios) and SVG plots.
+
+Workloads (session ids are 32 random bytes, values a few hundred bytes):
+  w1   resumption, read-mostly: prefill 100k; 90% lookups of live ids
+       (Zipf 0.99), 9% stores of new sessions, 1% removes
+  w2   handshake storm: capacity 20480 (OpenSSL's default); 50% stores of new
+       sessions, 50% lookups; eviction all the time
+  w3   flush under load: 1M sessions expiring at T plus 100k live (quick: 200k
+       + 100k); one thread flushes at T+1 while the others look up live ids;
+       lookup latency p50/p99/p99.9/max during the flush, and its duration
+  w4   tickets: store, then take single-use tickets from several threads;
+       double takes are counted (must be 0 where single use is promised)
+  w5   oversubscribed: w1 with 4x as many threads as cores
+  w6   scale: store, lookup and flush of 1k expired sessions as the live
+       count grows 10^3 .. 10^6 (10^7 with --full)
+  w7   adversarial ids: w1 with ids sharing their first 4 bytes (all of
+       OpenSSL's hash) against random ids
+  mem  bytes allocated per cached session beyond id + value
+
+The quick suite (the default) takes about 3 minutes on 2 cores; --full runs
+longer cells, 5 repetitions of each (the median is reported, with min-max) and
+larger sizes. Every run stops by itself.";
+
+#[derive(Debug, Parser)]
+#[command(name = "sesscache-harness", version, about = "Benchmark sesscache against OpenSSL, rustls, moka and the hardware limit", long_about = LONG_ABOUT)]
+struct Args {
+    /// Longer, repeated runs (5 repetitions, median with min-max) and larger sizes.
+    #[arg(long)]
+    full: bool,
+    /// Thread counts for the throughput workloads, comma-separated
+    /// (default: 1, 2, 4, ... up to 2x the cores).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(usize))]
+    threads: Option<Vec<usize>>,
+    /// Workloads to run (default: all).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    workloads: Option<Vec<Workload>>,
+    /// Caches to measure (default: all compiled in).
+    #[arg(long, value_delimiter = ',')]
+    caches: Option<Vec<String>>,
+    /// Milliseconds per throughput measurement (default 300, 2000 with --full).
+    #[arg(long)]
+    cell_ms: Option<u64>,
+    /// Repetitions of each throughput cell (default 1, 5 with --full).
+    #[arg(long)]
+    repeats: Option<usize>,
+    /// Size of a session value in bytes.
+    #[arg(long, default_value_t = 300)]
+    value_bytes: usize,
+    /// Directory under which results/<timestamp>/ is written.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Redraw report.md and the plots from an existing results.json instead
+    /// of running anything.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    redraw: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(json) = &args.redraw {
+        let data =
+            std::fs::read_to_string(json).with_context(|| format!("reading {}", json.display()))?;
+        let results: Results = serde_json::from_str(&data)
+            .with_context(|| format!("{} is not a harness results.json", json.display()))?;
+        let dir = json.parent().map(PathBuf::from).unwrap_or_default();
+        return write_outputs(&results, &dir);
+    }
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = match &args.threads {
+        Some(t) => t.clone(),
+        None => default_threads(cpus),
+    };
+    if threads.is_empty() || threads.contains(&0) {
+        bail!("--threads needs positive thread counts, e.g. --threads 1,2,4");
+    }
+    if threads.iter().any(|&t| t > 4096) {
+        bail!("--threads: at most 4096 threads per measurement");
+    }
+    if args.value_bytes == 0 || args.value_bytes > 1 << 20 {
+        bail!("--value-bytes must be between 1 and 1048576");
+    }
+    let all = drivers::all();
+    let known: Vec<&str> = all.iter().map(|d| d.name()).collect();
+    let drivers: Vec<Box<dyn Driver>> = match &args.caches {
+        None => all,
+        Some(names) => {
+            for n in names {
+                if !known.contains(&n.as_str()) {
+                    bail!(
+                        "--caches: unknown cache {n:?}; this build has: {}",
+                        known.join(", ")
+                    );
+                }
+            }
+            drivers::all()
+                .into_iter()
+                .filter(|d| names.iter().any(|n| n == d.name()))
+                .collect()
+        }
+    };
+    let workloads = args
+        .workloads
+        .clone()
+        .unwrap_or_else(|| Workload::ALL.to_vec());
+    let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 300 }));
+    if cell.is_zero() || cell > Duration::from_secs(600) {
+        bail!("--cell-ms must be between 1 and 600000");
+    }
+    let repeats = args.repeats.unwrap_or(if args.full { 5 } else { 1 });
+    if repeats == 0 || repeats > 100 {
+        bail!("--repeats must be between 1 and 100");
+    }
+
+    let start = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let mut suite = Suite {
+        full: args.full,
+        threads,
+        repeats,
+        cell,
+        value: ids::value(args.value_bytes),
+        drivers,
+        workloads,
+        start,
+        progress: ProgressBar::hidden(),
+    };
+    let bar = ProgressBar::new(suite.steps());
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    suite.progress = bar;
+
+    let mut results = Results {
+        started: chrono::Utc::now().to_rfc3339(),
+        suite: SuiteInfo {
+            mode: if args.full { "full" } else { "quick" }.into(),
+            threads: suite.threads.clone(),
+            repeats,
+            cell_ms: cell.as_millis() as u64,
+            value_bytes: args.value_bytes,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        },
+        machine: machine::describe(),
+        ..Results::default()
+    };
+    results
+        .versions
+        .insert("sesscache".into(), env!("CARGO_PKG_VERSION").into());
+    for d in &suite.drivers {
+        results.mappings.insert(d.name().into(), d.mapping().into());
+    }
+    workloads::run(&suite, &mut results);
+    suite.progress.finish_with_message("done");
+
+    let dir = args
+        .out
+        .join(chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    write_outputs(&results, &dir)?;
+    println!("results in {}", dir.display());
+    Ok(())
+}
+
+fn write_outputs(results: &Results, dir: &std::path::Path) -> Result<()> {
+    std::fs::write(dir.join("report.md"), report::markdown(results))?;
+    plots::draw_all(results, dir)?;
+    Ok(())
+}
+
+/// 1, 2, 4, ... up to twice the cores, always including 2x the cores.
+fn default_threads(cpus: usize) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut t = 1;
+    while t < 2 * cpus {
+        v.push(t);
+        t *= 2;
+    }
+    v.push(2 * cpus);
+    v
+}

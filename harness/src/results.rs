@@ -1,0 +1,176 @@
+//! The results of a run, as data: everything the report and the plots show
+//! comes from this, written to `results.json` first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    /// When the run started (RFC 3339).
+    pub started: String,
+    /// How the suite was run.
+    pub suite: SuiteInfo,
+    /// The machine it ran on.
+    pub machine: Machine,
+    /// Versions of the caches under test and of the toolchain.
+    pub versions: BTreeMap<String, String>,
+    /// For each cache, what the harness operations map to.
+    pub mappings: BTreeMap<String, String>,
+    /// W1, W2, W5 and W7: throughput per (workload, cache, threads).
+    pub throughput: Vec<Throughput>,
+    /// W3: lookup latency during a large flush.
+    pub flush_latency: Vec<FlushLatency>,
+    /// W4: single-use tickets.
+    pub tickets: Vec<Tickets>,
+    /// W6: cost per operation as the live count grows.
+    pub scale: Vec<ScalePoint>,
+    /// Bytes per cached session beyond id and value.
+    pub memory: Vec<Memory>,
+    /// Anything a reader should know about this run (skipped cells, caveats).
+    pub notes: Vec<String>,
+}
+
+/// How the suite was run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SuiteInfo {
+    /// "quick" or "full".
+    pub mode: String,
+    /// Thread counts measured.
+    pub threads: Vec<usize>,
+    /// Repetitions of each throughput cell (the figure is their median).
+    pub repeats: usize,
+    /// Duration of one throughput measurement, in milliseconds.
+    pub cell_ms: u64,
+    /// Size of a session value in bytes.
+    pub value_bytes: usize,
+    /// The command line.
+    pub command: String,
+}
+
+/// The machine.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    /// Logical CPUs available to the process.
+    pub cpus: usize,
+    /// CPU model, from /proc/cpuinfo where available.
+    pub cpu_model: String,
+    /// Total memory in bytes, where known.
+    pub memory_bytes: u64,
+    /// Operating system and architecture.
+    pub os: String,
+}
+
+/// One throughput cell: a workload, a cache, a thread count.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// "W1", "W2", "W5", "W7-random", "W7-adversarial".
+    pub workload: String,
+    /// Cache name.
+    pub cache: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Millions of operations per second, one per repetition.
+    pub runs_mops: Vec<f64>,
+}
+
+impl Throughput {
+    /// The median of the repetitions.
+    pub fn median(&self) -> f64 {
+        median(&self.runs_mops)
+    }
+    /// The smallest repetition.
+    pub fn min(&self) -> f64 {
+        self.runs_mops.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    /// The largest repetition.
+    pub fn max(&self) -> f64 {
+        self.runs_mops.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// W3: one cache's lookup latency while another thread flushes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FlushLatency {
+    /// Cache name.
+    pub cache: String,
+    /// Sessions that expire (and are flushed).
+    pub expired: usize,
+    /// Live sessions being looked up.
+    pub live: usize,
+    /// Lookup threads.
+    pub lookup_threads: usize,
+    /// Lookups measured during the flush.
+    pub lookups: u64,
+    /// Lookup latency percentiles and maximum, in nanoseconds.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Maximum.
+    pub max_ns: u64,
+    /// How long the flush took, in milliseconds.
+    pub flush_ms: f64,
+    /// How many sessions the flush removed.
+    pub flushed: usize,
+}
+
+/// W4: tickets stored then taken concurrently.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Tickets {
+    /// Cache name.
+    pub cache: String,
+    /// Threads taking.
+    pub threads: usize,
+    /// Tickets stored.
+    pub tickets: u64,
+    /// Successful takes.
+    pub taken: u64,
+    /// Tickets taken more than once (must be 0 for single-use caches).
+    pub double_takes: u64,
+    /// Millions of operations (stores + takes) per second.
+    pub mops: f64,
+}
+
+/// W6: cost per operation at one live count.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScalePoint {
+    /// Cache name.
+    pub cache: String,
+    /// Sessions cached.
+    pub live: usize,
+    /// Nanoseconds per store of a new session.
+    pub store_ns: f64,
+    /// Nanoseconds per lookup of a live session.
+    pub lookup_ns: f64,
+    /// Microseconds to flush 1 000 expired sessions among `live`.
+    pub flush_1k_us: f64,
+}
+
+/// Memory per cached session.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Memory {
+    /// Cache name.
+    pub cache: String,
+    /// Sessions cached for the measurement.
+    pub sessions: usize,
+    /// Bytes allocated per session beyond the 32-byte id and the value.
+    pub overhead_bytes: f64,
+}
+
+/// The median of `v` (0 for an empty slice).
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}

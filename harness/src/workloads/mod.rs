@@ -1,0 +1,165 @@
+//! The workloads. Each measures every selected cache and adds its figures to
+//! the [`Results`].
+//!
+//! | id | what |
+//! |----|------|
+//! | W1 | resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), 9% stores of new sessions, 1% removes |
+//! | W2 | handshake storm: capacity 20 480; 50% stores of new sessions, 50% lookups; eviction all the time |
+//! | W3 | flush under load: 1M sessions expiring at T plus 100k live; one thread flushes at T+1 while the others look up live ids; lookup latency during the flush |
+//! | W4 | tickets: store, then take single-use tickets from several threads; count double takes |
+//! | W5 | oversubscribed: W1 with 4× as many threads as cores |
+//! | W6 | scale: store, lookup and flush of 1k expired as the live count grows |
+//! | W7 | adversarial ids: W1 with ids sharing their first 4 bytes, against random ids |
+//! | mem | bytes per cached session beyond id and value |
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::cache::{Config, Driver, Value};
+use crate::results::{Results, Throughput};
+
+mod w1;
+
+pub use w1::{resumption, ResumptionSpec};
+
+/// The workloads, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Workload {
+    /// Resumption, read-mostly.
+    W1,
+    /// Handshake storm with constant eviction.
+    W2,
+    /// Lookup latency during a large flush.
+    W3,
+    /// Single-use tickets.
+    W4,
+    /// W1 oversubscribed 4×.
+    W5,
+    /// Cost as the live count grows.
+    W6,
+    /// Adversarial ids.
+    W7,
+    /// Memory per session.
+    Mem,
+}
+
+impl Workload {
+    /// Every workload.
+    pub const ALL: [Workload; 8] = [
+        Workload::W1,
+        Workload::W2,
+        Workload::W3,
+        Workload::W4,
+        Workload::W5,
+        Workload::W6,
+        Workload::W7,
+        Workload::Mem,
+    ];
+}
+
+/// How a suite runs.
+pub struct Suite {
+    /// Longer, repeated runs and larger sizes.
+    pub full: bool,
+    /// Thread counts for the throughput workloads.
+    pub threads: Vec<usize>,
+    /// Repetitions of each throughput cell.
+    pub repeats: usize,
+    /// Duration of one throughput measurement.
+    pub cell: Duration,
+    /// The session value stored by every workload.
+    pub value: Value,
+    /// The caches under test.
+    pub drivers: Vec<Box<dyn Driver>>,
+    /// The workloads to run.
+    pub workloads: Vec<Workload>,
+    /// Logical time at which every run starts (seconds since the epoch).
+    pub start: u64,
+    /// Progress on the terminal.
+    pub progress: ProgressBar,
+}
+
+impl std::fmt::Debug for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suite")
+            .field("full", &self.full)
+            .field("threads", &self.threads)
+            .field("workloads", &self.workloads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Suite {
+    /// How many progress steps `run` will take.
+    pub fn steps(&self) -> u64 {
+        let caches = self.drivers.len() as u64;
+        let t = self.threads.len() as u64;
+        self.workloads
+            .iter()
+            .map(|w| match w {
+                Workload::W1 | Workload::W2 => caches * t,
+                Workload::W7 => caches * 2,
+                _ => caches,
+            })
+            .sum()
+    }
+
+    pub(crate) fn config(&self, capacity: usize) -> Config {
+        Config {
+            capacity,
+            timeout: 7200,
+            start: self.start,
+        }
+    }
+
+    pub(crate) fn step(&self, what: String) {
+        self.progress.set_message(what);
+        self.progress.inc(1);
+    }
+}
+
+/// Runs every selected workload and records the figures in `results`.
+pub fn run(suite: &Suite, results: &mut Results) {
+    for w in &suite.workloads {
+        match w {
+            Workload::W1 => {
+                for driver in &suite.drivers {
+                    for &threads in &suite.threads {
+                        suite.step(format!("W1 {} ×{threads}", driver.name()));
+                        let spec = ResumptionSpec::w1(suite.full);
+                        let runs = (0..suite.repeats)
+                            .map(|r| resumption(suite, driver.as_ref(), threads, &spec, r as u64))
+                            .collect();
+                        results.throughput.push(Throughput {
+                            workload: "W1".into(),
+                            cache: driver.name().into(),
+                            threads,
+                            runs_mops: runs,
+                        });
+                    }
+                }
+            }
+            other => results.notes.push(format!(
+                "{other:?} is not implemented in this build of the harness"
+            )),
+        }
+    }
+}
+
+/// Shared by the workloads: a thread's random source.
+pub(crate) fn rng_for(thread: usize, salt: u64) -> SmallRng {
+    SmallRng::seed_from_u64(0x5e55_cac8e ^ (thread as u64) << 32 ^ salt)
+}
+
+/// Checks `stop` every this many operations.
+pub(crate) const STOP_EVERY: u64 = 64;
+
+/// A stop check for a hot loop.
+#[inline]
+pub(crate) fn should_stop(ops: u64, stop: &AtomicBool) -> bool {
+    ops % STOP_EVERY == 0 && stop.load(Ordering::Relaxed)
+}

@@ -1,0 +1,102 @@
+//! W1 (resumption), W5 (oversubscribed W1) and W7 (W1 with adversarial ids).
+
+use std::sync::atomic::AtomicBool;
+
+use rand::Rng;
+
+use super::{rng_for, should_stop, Suite};
+use crate::cache::{Driver, Id};
+use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfIndex};
+use crate::runner::timed;
+
+/// The shape of a resumption workload.
+#[derive(Clone, Debug)]
+pub struct ResumptionSpec {
+    /// Sessions cached before the measurement.
+    pub prefill: usize,
+    /// Percent of operations that look up a live id (Zipf-distributed).
+    pub lookup_pct: u32,
+    /// Percent that store a new session (the rest remove one).
+    pub store_pct: u32,
+    /// Zipf exponent of the lookups.
+    pub zipf: f64,
+    /// Ids sharing their first 4 bytes (W7).
+    pub adversarial: bool,
+    /// Capacity of the cache (0 = unlimited).
+    pub capacity: usize,
+}
+
+impl ResumptionSpec {
+    /// W1: prefill 100k; 90% lookups (Zipf 0.99), 9% stores, 1% removes.
+    pub fn w1(full: bool) -> Self {
+        let _ = full;
+        ResumptionSpec {
+            prefill: 100_000,
+            lookup_pct: 90,
+            store_pct: 9,
+            zipf: 0.99,
+            adversarial: false,
+            capacity: 0,
+        }
+    }
+}
+
+/// One timed run of a resumption workload; millions of operations per second.
+pub fn resumption(
+    suite: &Suite,
+    driver: &dyn Driver,
+    threads: usize,
+    spec: &ResumptionSpec,
+    run: u64,
+) -> f64 {
+    let ids: Vec<Id> = if spec.adversarial {
+        adversarial_ids(spec.prefill, 7 + run)
+    } else {
+        random_ids(spec.prefill, 7 + run)
+    };
+    let cache = driver.build(&suite.config(spec.capacity));
+    let now = suite.start;
+    let timeout = 7200;
+    let private = driver.traits().private_per_thread;
+    if !private {
+        let mut h = cache.handle();
+        for id in &ids {
+            h.store(id, &suite.value, now, timeout);
+        }
+    }
+    let zipf = ZipfIndex::new(ids.len(), spec.zipf);
+    let (ids, zipf, cache, value) = (&ids, &zipf, &cache, &suite.value);
+    let salt = run << 40 ^ threads as u64;
+    timed(threads, suite.cell, move |t| {
+        let mut h = cache.handle();
+        if private {
+            for id in ids {
+                h.store(id, value, now, timeout);
+            }
+        }
+        let mut rng = rng_for(t, salt);
+        let mut fresh = 0u64;
+        Box::new(move |stop: &AtomicBool| {
+            let mut ops = 0u64;
+            loop {
+                if should_stop(ops, stop) {
+                    return ops;
+                }
+                let roll = rng.random_range(0..100u32);
+                if roll < spec.lookup_pct {
+                    std::hint::black_box(h.lookup(&ids[zipf.sample(&mut rng)], now));
+                } else if roll < spec.lookup_pct + spec.store_pct {
+                    fresh += 1;
+                    let mut id = fresh_id(t, fresh, salt);
+                    if spec.adversarial {
+                        id[..4].copy_from_slice(b"\xde\xad\xbe\xef");
+                    }
+                    h.store(&id, value, now, timeout);
+                } else {
+                    h.remove(&ids[rng.random_range(0..ids.len())]);
+                }
+                ops += 1;
+            }
+        })
+    })
+}
