@@ -30,7 +30,12 @@ impl SessionId {
             return Err(Error::IdTooLong { len: id.len() });
         }
         let mut bytes = [0; MAX_ID_LEN];
-        bytes[..id.len()].copy_from_slice(id);
+        match <&[u8; MAX_ID_LEN]>::try_from(id) {
+            // The common case (TLS session ids and ticket ids are 32 bytes):
+            // a fixed-size copy the compiler inlines, not a memmove call.
+            Ok(full) => bytes = *full,
+            Err(_) => bytes[..id.len()].copy_from_slice(id),
+        }
         Ok(SessionId {
             // The length was checked against MAX_ID_LEN (32) just above.
             len: id.len() as u8,
