@@ -74,6 +74,37 @@ impl ZipfIndex {
     }
 }
 
+/// A precomputed stream of Zipf draws, so that a workload's hot loop pays an
+/// array read, not a `powf`, per draw (the cost would otherwise count against
+/// every cache alike and hide the differences between them).
+#[derive(Debug, Clone)]
+pub struct ZipfTable {
+    draws: Vec<u32>,
+    next: usize,
+}
+
+impl ZipfTable {
+    /// `len` draws (a power of two is best) of Zipf(s) over `0..n`.
+    pub fn new<R: Rng + ?Sized>(n: usize, s: f64, len: usize, rng: &mut R) -> Self {
+        let z = ZipfIndex::new(n, s);
+        ZipfTable {
+            draws: (0..len.max(1)).map(|_| z.sample(rng) as u32).collect(),
+            next: 0,
+        }
+    }
+
+    /// The next draw, cycling through the table.
+    #[inline]
+    pub fn next_index(&mut self) -> usize {
+        let i = self.draws[self.next] as usize;
+        self.next += 1;
+        if self.next == self.draws.len() {
+            self.next = 0;
+        }
+        i
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

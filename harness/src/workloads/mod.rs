@@ -22,9 +22,19 @@ use rand::SeedableRng;
 use crate::cache::{Config, Driver, Value};
 use crate::results::{Results, Throughput};
 
+mod mem;
 mod w1;
+mod w2;
+mod w3;
+mod w4;
+mod w6;
 
+pub use mem::memory;
 pub use w1::{resumption, ResumptionSpec};
+pub use w2::storm;
+pub use w3::flush_under_load;
+pub use w4::tickets_run;
+pub use w6::{live_counts, scale_point};
 
 /// The workloads, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -103,6 +113,7 @@ impl Suite {
             .map(|w| match w {
                 Workload::W1 | Workload::W2 => caches * t,
                 Workload::W7 => caches * 2,
+                Workload::W6 => caches * live_counts(self.full).len() as u64,
                 _ => caches,
             })
             .sum()
@@ -124,29 +135,147 @@ impl Suite {
 
 /// Runs every selected workload and records the figures in `results`.
 pub fn run(suite: &Suite, results: &mut Results) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     for w in &suite.workloads {
         match w {
             Workload::W1 => {
                 for driver in &suite.drivers {
                     for &threads in &suite.threads {
                         suite.step(format!("W1 {} ×{threads}", driver.name()));
-                        let spec = ResumptionSpec::w1(suite.full);
-                        let runs = (0..suite.repeats)
-                            .map(|r| resumption(suite, driver.as_ref(), threads, &spec, r as u64))
-                            .collect();
-                        results.throughput.push(Throughput {
-                            workload: "W1".into(),
-                            cache: driver.name().into(),
+                        let spec = ResumptionSpec::w1();
+                        results.throughput.push(repeat(
+                            suite,
+                            "W1",
+                            driver.as_ref(),
                             threads,
-                            runs_mops: runs,
-                        });
+                            |r| resumption(suite, driver.as_ref(), threads, &spec, r),
+                        ));
                     }
                 }
             }
-            other => results.notes.push(format!(
-                "{other:?} is not implemented in this build of the harness"
-            )),
+            Workload::W2 => {
+                for driver in &suite.drivers {
+                    for &threads in &suite.threads {
+                        suite.step(format!("W2 {} ×{threads}", driver.name()));
+                        results.throughput.push(repeat(
+                            suite,
+                            "W2",
+                            driver.as_ref(),
+                            threads,
+                            |r| storm(suite, driver.as_ref(), threads, r),
+                        ));
+                    }
+                }
+            }
+            Workload::W3 => {
+                let lookup_threads = cpus.saturating_sub(1).max(1);
+                for driver in &suite.drivers {
+                    suite.step(format!("W3 {}", driver.name()));
+                    let traits = driver.traits();
+                    if !traits.expiry || traits.private_per_thread {
+                        results.notes.push(format!(
+                            "W3 skipped for {}: {}",
+                            driver.name(),
+                            if traits.private_per_thread {
+                                "private per-thread copies have no shared flush"
+                            } else {
+                                "it has no expiry, so nothing to flush"
+                            }
+                        ));
+                        continue;
+                    }
+                    results.flush_latency.push(flush_under_load(
+                        suite,
+                        driver.as_ref(),
+                        lookup_threads,
+                    ));
+                }
+            }
+            Workload::W4 => {
+                let threads = cpus.max(2);
+                for driver in &suite.drivers {
+                    suite.step(format!("W4 {}", driver.name()));
+                    if driver.traits().private_per_thread {
+                        results.notes.push(format!(
+                            "W4 skipped for {}: private per-thread copies share no tickets",
+                            driver.name()
+                        ));
+                        continue;
+                    }
+                    results
+                        .tickets
+                        .push(tickets_run(suite, driver.as_ref(), threads));
+                }
+            }
+            Workload::W5 => {
+                let threads = 4 * cpus;
+                for driver in &suite.drivers {
+                    suite.step(format!("W5 {} ×{threads}", driver.name()));
+                    let spec = ResumptionSpec::w1();
+                    results
+                        .throughput
+                        .push(repeat(suite, "W5", driver.as_ref(), threads, |r| {
+                            resumption(suite, driver.as_ref(), threads, &spec, r)
+                        }));
+                }
+            }
+            Workload::W6 => {
+                for driver in &suite.drivers {
+                    for live in live_counts(suite.full) {
+                        suite.step(format!("W6 {} {live}", driver.name()));
+                        results
+                            .scale
+                            .push(scale_point(suite, driver.as_ref(), live));
+                    }
+                }
+            }
+            Workload::W7 => {
+                let threads = cpus;
+                for driver in &suite.drivers {
+                    for adversarial in [false, true] {
+                        let name = if adversarial {
+                            "W7-adversarial"
+                        } else {
+                            "W7-random"
+                        };
+                        suite.step(format!("{name} {} ×{threads}", driver.name()));
+                        let spec = ResumptionSpec {
+                            adversarial,
+                            ..ResumptionSpec::w1()
+                        };
+                        results.throughput.push(repeat(
+                            suite,
+                            name,
+                            driver.as_ref(),
+                            threads,
+                            |r| resumption(suite, driver.as_ref(), threads, &spec, r),
+                        ));
+                    }
+                }
+            }
+            Workload::Mem => {
+                for driver in &suite.drivers {
+                    suite.step(format!("memory {}", driver.name()));
+                    results.memory.push(memory(suite, driver.as_ref()));
+                }
+            }
         }
+    }
+}
+
+/// `suite.repeats` runs of one throughput cell.
+fn repeat(
+    suite: &Suite,
+    workload: &str,
+    driver: &dyn Driver,
+    threads: usize,
+    run: impl Fn(u64) -> f64,
+) -> Throughput {
+    Throughput {
+        workload: workload.into(),
+        cache: driver.name().into(),
+        threads,
+        runs_mops: (0..suite.repeats as u64).map(run).collect(),
     }
 }
 

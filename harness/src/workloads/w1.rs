@@ -5,8 +5,9 @@ use std::sync::atomic::AtomicBool;
 use rand::Rng;
 
 use super::{rng_for, should_stop, Suite};
+use crate::cache::Value;
 use crate::cache::{Driver, Id};
-use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfIndex};
+use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
 use crate::runner::timed;
 
 /// The shape of a resumption workload.
@@ -28,8 +29,7 @@ pub struct ResumptionSpec {
 
 impl ResumptionSpec {
     /// W1: prefill 100k; 90% lookups (Zipf 0.99), 9% stores, 1% removes.
-    pub fn w1(full: bool) -> Self {
-        let _ = full;
+    pub fn w1() -> Self {
         ResumptionSpec {
             prefill: 100_000,
             lookup_pct: 90,
@@ -64,8 +64,7 @@ pub fn resumption(
             h.store(id, &suite.value, now, timeout);
         }
     }
-    let zipf = ZipfIndex::new(ids.len(), spec.zipf);
-    let (ids, zipf, cache, value) = (&ids, &zipf, &cache, &suite.value);
+    let (ids, cache, value) = (&ids, &cache, &suite.value);
     let salt = run << 40 ^ threads as u64;
     timed(threads, suite.cell, move |t| {
         let mut h = cache.handle();
@@ -75,6 +74,10 @@ pub fn resumption(
             }
         }
         let mut rng = rng_for(t, salt);
+        let mut zipf = ZipfTable::new(ids.len(), spec.zipf, 1 << 16, &mut rng);
+        // A value of this thread's own: cloning one shared `Arc` from every
+        // thread would make its reference count a contended cache line.
+        let value: Value = value.to_vec().into();
         let mut fresh = 0u64;
         Box::new(move |stop: &AtomicBool| {
             let mut ops = 0u64;
@@ -84,14 +87,14 @@ pub fn resumption(
                 }
                 let roll = rng.random_range(0..100u32);
                 if roll < spec.lookup_pct {
-                    std::hint::black_box(h.lookup(&ids[zipf.sample(&mut rng)], now));
+                    std::hint::black_box(h.lookup(&ids[zipf.next_index()], now));
                 } else if roll < spec.lookup_pct + spec.store_pct {
                     fresh += 1;
                     let mut id = fresh_id(t, fresh, salt);
                     if spec.adversarial {
                         id[..4].copy_from_slice(b"\xde\xad\xbe\xef");
                     }
-                    h.store(&id, value, now, timeout);
+                    h.store(&id, &value, now, timeout);
                 } else {
                     h.remove(&ids[rng.random_range(0..ids.len())]);
                 }

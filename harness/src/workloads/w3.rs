@@ -1,0 +1,111 @@
+//! W3: flush under load. Many sessions expire at T while others stay live;
+//! one thread flushes at T+1 while the others look up live sessions. The
+//! lookup latency during the flush shows whether a flush stalls handshakes
+//! (OpenSSL flushes under its write lock).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use rand::Rng;
+
+use super::{rng_for, Suite};
+use crate::cache::Driver;
+use crate::ids::random_ids;
+use crate::results::FlushLatency;
+use crate::runner::split;
+
+const WARMUP: u8 = 0;
+const FLUSHING: u8 = 1;
+const DONE: u8 = 2;
+
+/// Sizes of W3: (expired, live), as the workload defines them in both
+/// modes.
+pub(crate) fn sizes() -> (usize, usize) {
+    (1_000_000, 100_000)
+}
+
+/// Runs W3 against one cache with `lookup_threads` lookup threads.
+pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usize) -> FlushLatency {
+    let (expired_n, live_n) = sizes();
+    let cache = driver.build(&suite.config(0));
+    let start = suite.start;
+    let t_expire = start + 10;
+    let expired = random_ids(expired_n, 31);
+    let live = random_ids(live_n, 32);
+    // Fill in parallel: the fill is setup, not measured.
+    std::thread::scope(|s| {
+        for part in split(expired.len(), lookup_threads + 1) {
+            let (cache, expired, value) = (&cache, &expired, &suite.value);
+            s.spawn(move || {
+                let mut h = cache.handle();
+                for id in &expired[part] {
+                    h.store(id, value, start, t_expire - start);
+                }
+            });
+        }
+    });
+    {
+        let mut h = cache.handle();
+        for id in &live {
+            h.store(id, &suite.value, start, 7200);
+        }
+    }
+    let phase = AtomicU8::new(WARMUP);
+    let mut flush_ms = 0.0;
+    let mut flushed = 0;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..lookup_threads)
+            .map(|t| {
+                let (cache, live, phase) = (&cache, &live, &phase);
+                s.spawn(move || {
+                    let mut h = cache.handle();
+                    let mut rng = rng_for(t, 0x33);
+                    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+                        .expect("valid bounds");
+                    loop {
+                        let p = phase.load(Ordering::Acquire);
+                        if p == DONE {
+                            break;
+                        }
+                        let id = &live[rng.random_range(0..live.len())];
+                        let t0 = Instant::now();
+                        let hit = h.lookup(id, start);
+                        let ns = t0.elapsed().as_nanos() as u64;
+                        std::hint::black_box(hit);
+                        if p == FLUSHING {
+                            hist.saturating_record(ns.max(1));
+                        }
+                    }
+                    hist
+                })
+            })
+            .collect();
+        // Let the lookup threads get going, then flush.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut h = cache.handle();
+        phase.store(FLUSHING, Ordering::Release);
+        let t0 = Instant::now();
+        flushed = h.flush(t_expire + 1);
+        flush_ms = t0.elapsed().as_secs_f64() * 1e3;
+        phase.store(DONE, Ordering::Release);
+        for w in workers {
+            hist.add(w.join().expect("lookup thread"))
+                .expect("same bounds");
+        }
+    });
+    FlushLatency {
+        cache: driver.name().into(),
+        expired: expired_n,
+        live: live_n,
+        lookup_threads,
+        lookups: hist.len(),
+        p50_ns: hist.value_at_quantile(0.50),
+        p99_ns: hist.value_at_quantile(0.99),
+        p999_ns: hist.value_at_quantile(0.999),
+        max_ns: hist.max(),
+        flush_ms,
+        flushed,
+    }
+}
