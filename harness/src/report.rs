@@ -1,11 +1,1189 @@
-//! The Markdown report, drawn from [`Results`](crate::results::Results).
+//! The Markdown report, drawn from [`Results`] alone (so an old
+//! `results.json` can be redrawn with `--redraw`).
+//!
+//! Formats, so tests and readers can rely on them:
+//! - throughput in Mops/s with about three significant figures; a cell with
+//!   more than one run reads `median (min–max)`;
+//! - ratios read `4.00×` (two decimals below 10, one below 100, none above;
+//!   three or four below 0.1 so small ratios keep two figures);
+//! - latencies in `ns`, `µs`, `ms` or `s`, whichever reads best;
+//! - anything missing, empty, NaN or unusable reads `—`, and a target whose
+//!   data is missing reads `not measured`. Nothing here panics on partial data.
 
-use crate::results::Results;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
-/// The report for `results` as Markdown.
+use crate::results::{FlushLatency, Results, ScalePoint, Throughput};
+
+/// The caches the report knows by name, in the order it shows them; any other
+/// cache follows, alphabetically.
+const KNOWN_CACHES: [&str; 6] = ["sesscache", "openssl", "rustls", "moka", "naive", "limit"];
+
+/// The throughput workloads, in report order, with what each measures.
+const THROUGHPUT_WORKLOADS: [(&str, &str); 5] = [
+    (
+        "W1",
+        "resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), \
+         9% stores of new sessions, 1% removes",
+    ),
+    (
+        "W2",
+        "handshake storm: capacity 20 480; 50% stores of new sessions, 50% lookups; \
+         eviction all the time",
+    ),
+    (
+        "W5",
+        "oversubscribed: W1 with 4× as many threads as cores (a preempted lock holder \
+         stalls everyone)",
+    ),
+    (
+        "W7-random",
+        "W1 with random ids (the baseline for the adversarial ids)",
+    ),
+    (
+        "W7-adversarial",
+        "W1 with ids sharing their first 4 bytes (all of OpenSSL's hash)",
+    ),
+];
+
+/// Shown for a missing or unusable figure.
+const DASH: &str = "—";
+
+/// The name of sesscache in the results.
+const SESSCACHE: &str = "sesscache";
+/// The name of the hardware limit in the results.
+const LIMIT: &str = "limit";
+
+// ---------------------------------------------------------------------------
+// Shared with the plots.
+// ---------------------------------------------------------------------------
+
+/// `names`, deduplicated, in report order: the known caches first, then the
+/// others alphabetically.
+pub(crate) fn order_caches<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let set: BTreeSet<&str> = names.into_iter().collect();
+    let mut v: Vec<&str> = set.into_iter().collect();
+    v.sort_by_key(|n| {
+        (
+            KNOWN_CACHES
+                .iter()
+                .position(|k| k == n)
+                .unwrap_or(KNOWN_CACHES.len()),
+            n.to_string(),
+        )
+    });
+    v.into_iter().map(String::from).collect()
+}
+
+/// The throughput workloads present in `results`, in report order (known
+/// ones first, then any other name alphabetically).
+pub(crate) fn throughput_workloads(results: &Results) -> Vec<String> {
+    let present: BTreeSet<&str> = results
+        .throughput
+        .iter()
+        .map(|t| t.workload.as_str())
+        .collect();
+    let mut v: Vec<String> = THROUGHPUT_WORKLOADS
+        .iter()
+        .filter(|(w, _)| present.contains(w))
+        .map(|(w, _)| w.to_string())
+        .collect();
+    for w in present {
+        if !THROUGHPUT_WORKLOADS.iter().any(|(k, _)| *k == w) {
+            v.push(w.to_string());
+        }
+    }
+    v
+}
+
+/// Median, min and max of a throughput cell's usable (finite) runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Stats {
+    /// The median.
+    pub(crate) median: f64,
+    /// The smallest run.
+    pub(crate) min: f64,
+    /// The largest run.
+    pub(crate) max: f64,
+    /// How many runs.
+    pub(crate) n: usize,
+}
+
+/// The stats of `t`, or `None` if it has no finite run.
+pub(crate) fn stats(t: &Throughput) -> Option<Stats> {
+    let runs: Vec<f64> = t
+        .runs_mops
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    Some(Stats {
+        median: crate::results::median(&runs),
+        min: runs.iter().copied().fold(f64::INFINITY, f64::min),
+        max: runs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        n: runs.len(),
+    })
+}
+
+/// The first cell of `workload` for `cache` at `threads` with a usable run.
+pub(crate) fn cell_stats(
+    results: &Results,
+    workload: &str,
+    cache: &str,
+    threads: usize,
+) -> Option<Stats> {
+    results
+        .throughput
+        .iter()
+        .filter(|t| t.workload == workload && t.cache == cache && t.threads == threads)
+        .find_map(stats)
+}
+
+/// For each cache measured in `workload`, its usable cells as
+/// `(threads, stats)` sorted by thread count.
+pub(crate) fn workload_series(
+    results: &Results,
+    workload: &str,
+) -> Vec<(String, Vec<(usize, Stats)>)> {
+    let caches = order_caches(
+        results
+            .throughput
+            .iter()
+            .filter(|t| t.workload == workload)
+            .map(|t| t.cache.as_str()),
+    );
+    caches
+        .into_iter()
+        .map(|c| {
+            let threads: BTreeSet<usize> = results
+                .throughput
+                .iter()
+                .filter(|t| t.workload == workload && t.cache == c)
+                .map(|t| t.threads)
+                .collect();
+            let points = threads
+                .into_iter()
+                .filter_map(|th| cell_stats(results, workload, &c, th).map(|s| (th, s)))
+                .collect();
+            (c, points)
+        })
+        .collect()
+}
+
+/// One W3 entry per cache: the one with usable lookups and the most expired
+/// sessions.
+pub(crate) fn w3_entries(results: &Results) -> Vec<&FlushLatency> {
+    let caches = order_caches(results.flush_latency.iter().map(|f| f.cache.as_str()));
+    caches
+        .iter()
+        .filter_map(|c| {
+            results
+                .flush_latency
+                .iter()
+                .filter(|f| &f.cache == c && f.lookups > 0)
+                .max_by_key(|f| (f.expired, f.live))
+        })
+        .collect()
+}
+
+/// `a / b` when both are usable (finite, `b > 0`, `a ≥ 0`).
+pub(crate) fn ratio(a: f64, b: f64) -> Option<f64> {
+    if a.is_finite() && b.is_finite() && b > 0.0 && a >= 0.0 {
+        let r = a / b;
+        r.is_finite().then_some(r)
+    } else {
+        None
+    }
+}
+
+/// How many decimals `fmt_num` shows for `v`: about three significant
+/// figures.
+fn decimals(v: f64) -> usize {
+    let a = v.abs();
+    if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else if a >= 1.0 || a == 0.0 || !a.is_finite() {
+        2
+    } else {
+        3
+    }
+}
+
+/// A number with about three significant figures (`—` if not finite).
+pub(crate) fn fmt_num(v: f64) -> String {
+    fmt_with(v, decimals(v))
+}
+
+/// `v` with `d` decimals (`—` if not finite).
+fn fmt_with(v: f64, d: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.d$}")
+    } else {
+        DASH.into()
+    }
+}
+
+/// A ratio: `4.00×`, `12.5×`, `250×`, `0.053×`, `0.0026×` (`—` if not
+/// finite).
+pub(crate) fn fmt_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        return DASH.into();
+    }
+    let a = r.abs();
+    if a >= 100.0 {
+        format!("{r:.0}×")
+    } else if a >= 10.0 {
+        format!("{r:.1}×")
+    } else if a >= 0.1 || a == 0.0 {
+        format!("{r:.2}×")
+    } else if a >= 0.01 {
+        format!("{r:.3}×")
+    } else {
+        format!("{r:.4}×")
+    }
+}
+
+fn fmt_opt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| DASH.into(), fmt_ratio)
+}
+
+/// A duration given in nanoseconds, in ns, µs, ms or s.
+pub(crate) fn fmt_ns(ns: f64) -> String {
+    if !ns.is_finite() || ns < 0.0 {
+        return DASH.into();
+    }
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        let us = ns / 1e3;
+        if us >= 100.0 {
+            format!("{us:.0} µs")
+        } else {
+            format!("{us:.1} µs")
+        }
+    } else if ns < 1e9 {
+        format!("{} ms", fmt_num(ns / 1e6))
+    } else {
+        format!("{} s", fmt_num(ns / 1e9))
+    }
+}
+
+/// A count with thousands separators: `1,000,000`.
+pub(crate) fn fmt_count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A live count: `10³`, `10⁶` for powers of ten from 1 000, else `fmt_count`.
+pub(crate) fn fmt_live(n: usize) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut k = 0u32;
+    let mut m = n;
+    while m >= 10 && m % 10 == 0 {
+        m /= 10;
+        k += 1;
+    }
+    if m == 1 && k >= 3 {
+        let exp: String = k
+            .to_string()
+            .chars()
+            .map(|d| SUP[d.to_digit(10).unwrap_or(0) as usize])
+            .collect();
+        format!("10{exp}")
+    } else {
+        fmt_count(n as u64)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Markdown helpers.
+// ---------------------------------------------------------------------------
+
+/// Text made safe for a table cell (pipes escaped, one line).
+fn cell(s: &str) -> String {
+    let s = s.trim();
+    if s.is_empty() {
+        return DASH.into();
+    }
+    s.replace('|', "\\|").replace(['\r', '\n'], " ")
+}
+
+/// A Markdown table: first column left-aligned, the others right-aligned.
+fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    table_aligned(out, header, rows, 1);
+}
+
+/// A Markdown table whose first `left` columns are left-aligned (text), the
+/// others right-aligned (figures).
+fn table_aligned(out: &mut String, header: &[String], rows: &[Vec<String>], left: usize) {
+    if header.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let mut sep = String::from("|");
+    for i in 0..header.len() {
+        sep.push_str(if i < left { "---|" } else { "---:|" });
+    }
+    let _ = writeln!(out, "{sep}");
+    for r in rows {
+        let mut r = r.clone();
+        r.resize(header.len(), DASH.into());
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    out.push('\n');
+}
+
+fn threads_label(t: usize) -> String {
+    if t == 1 {
+        "1 thread".into()
+    } else {
+        format!("{t} threads")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A throughput cell: `median` or `median (min–max)`.
+fn fmt_stats(s: Option<Stats>) -> String {
+    match s {
+        None => DASH.into(),
+        Some(s) if s.n > 1 => {
+            // The range with the median's precision, so the three line up.
+            let d = decimals(s.median);
+            format!(
+                "{} ({}–{})",
+                fmt_with(s.median, d),
+                fmt_with(s.min, d),
+                fmt_with(s.max, d)
+            )
+        }
+        Some(s) => fmt_num(s.median),
+    }
+}
+
+fn fmt_bytes(b: u64) -> String {
+    if b == 0 {
+        return "unknown memory".into();
+    }
+    let gib = b as f64 / (1u64 << 30) as f64;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB memory")
+    } else {
+        format!("{:.0} MiB memory", b as f64 / (1u64 << 20) as f64)
+    }
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.trim().is_empty() {
+        DASH
+    } else {
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report.
+// ---------------------------------------------------------------------------
+
+/// The report for `results` as Markdown: run header and caveats, the caches
+/// under test, one section per workload with its tables and ratios, the
+/// issue's targets evaluated from the data, and the run's notes.
 pub fn markdown(results: &Results) -> String {
-    format!(
-        "# sesscache harness report\n\nStarted {}\n",
-        results.started
-    )
+    let mut out = String::new();
+    header(&mut out, results);
+    caches_under_test(&mut out, results);
+    for w in throughput_workloads(results) {
+        throughput_section(&mut out, results, &w);
+    }
+    w3_section(&mut out, results);
+    w4_section(&mut out, results);
+    w6_section(&mut out, results);
+    memory_section(&mut out, results);
+    targets_section(&mut out, results);
+    notes_section(&mut out, results);
+    out
+}
+
+fn header(out: &mut String, r: &Results) {
+    let s = &r.suite;
+    let m = &r.machine;
+    out.push_str("# sesscache harness report\n\n");
+    let _ = writeln!(out, "- **Started:** {}", or_dash(&r.started));
+    let threads = if s.threads.is_empty() {
+        DASH.to_string()
+    } else {
+        s.threads
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "- **Mode:** {} — thread counts {threads}; {} of {} ms per throughput cell; \
+         session values of {} bytes",
+        or_dash(&s.mode),
+        plural(s.repeats, "run", "runs"),
+        s.cell_ms,
+        s.value_bytes
+    );
+    if s.command.trim().is_empty() {
+        let _ = writeln!(out, "- **Command:** {DASH}");
+    } else {
+        let _ = writeln!(out, "- **Command:** `` {} ``", s.command.replace('\n', " "));
+    }
+    let cpus = if m.cpus == 0 {
+        "unknown number of logical CPUs".to_string()
+    } else {
+        plural(m.cpus, "logical CPU", "logical CPUs")
+    };
+    let _ = writeln!(
+        out,
+        "- **Machine:** {cpus}, {}, {}, {}",
+        or_dash(&m.cpu_model),
+        fmt_bytes(m.memory_bytes),
+        or_dash(&m.os)
+    );
+    let versions = if r.versions.is_empty() {
+        DASH.to_string()
+    } else {
+        r.versions
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(out, "- **Versions:** {versions}\n");
+
+    let cores = if m.cpus == 0 {
+        "a machine with an unknown number of cores; multi-core figures are limited to \
+         however many it had"
+            .to_string()
+    } else {
+        format!(
+            "a machine with {}; multi-core figures are limited to {} — thread counts above \
+             that are oversubscribed, and a bigger machine will show more (or less) scaling",
+            plural(m.cpus, "core", "cores"),
+            plural(m.cpus, "core", "cores"),
+        )
+    };
+    let spread = if s.repeats > 1 {
+        format!(
+            "Every throughput figure is the median of {} runs, with the min–max range in \
+             parentheses.",
+            s.repeats
+        )
+    } else {
+        "Every throughput figure is a single run (no spread shown); `--full` reports the \
+         median of 5 runs with min–max."
+            .to_string()
+    };
+    let _ = writeln!(
+        out,
+        "**Caveats.** These figures come from {cores}. {spread} Ratios are taken between \
+         caches measured side by side in this run; `sesscache / x` above 1 means sesscache \
+         is faster, `x / limit` is the fraction of the unsynchronised hardware limit.\n"
+    );
+}
+
+fn caches_under_test(out: &mut String, r: &Results) {
+    out.push_str("## Caches under test\n\n");
+    if r.mappings.is_empty() {
+        out.push_str("No caches recorded.\n\n");
+        return;
+    }
+    let rows: Vec<Vec<String>> = order_caches(r.mappings.keys().map(String::as_str))
+        .into_iter()
+        .map(|c| {
+            vec![
+                cell(&c),
+                r.versions
+                    .get(&c)
+                    .map_or_else(|| DASH.to_string(), |v| cell(v)),
+                cell(r.mappings.get(&c).map_or("", String::as_str)),
+            ]
+        })
+        .collect();
+    table_aligned(
+        out,
+        &["cache".into(), "version".into(), "operations map to".into()],
+        &rows,
+        3,
+    );
+}
+
+fn throughput_section(out: &mut String, r: &Results, workload: &str) {
+    let desc = THROUGHPUT_WORKLOADS
+        .iter()
+        .find(|(w, _)| *w == workload)
+        .map_or("", |(_, d)| d);
+    let _ = writeln!(out, "## {workload} throughput\n");
+    if !desc.is_empty() {
+        let _ = writeln!(out, "{workload}: {desc}.\n");
+    }
+    let caches = order_caches(
+        r.throughput
+            .iter()
+            .filter(|t| t.workload == workload)
+            .map(|t| t.cache.as_str()),
+    );
+    let threads: Vec<usize> = r
+        .throughput
+        .iter()
+        .filter(|t| t.workload == workload)
+        .map(|t| t.threads)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut header = vec!["cache (Mops/s)".to_string()];
+    header.extend(threads.iter().map(|&t| threads_label(t)));
+    let rows: Vec<Vec<String>> = caches
+        .iter()
+        .map(|c| {
+            let mut row = vec![cell(c)];
+            row.extend(
+                threads
+                    .iter()
+                    .map(|&t| fmt_stats(cell_stats(r, workload, c, t))),
+            );
+            row
+        })
+        .collect();
+    table(out, &header, &rows);
+
+    // Ratios: sesscache to each other cache, each cache to the limit.
+    let has = |c: &str| caches.iter().any(|x| x == c);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if has(SESSCACHE) {
+        for c in caches.iter().filter(|c| *c != SESSCACHE) {
+            pairs.push((SESSCACHE.into(), c.clone()));
+        }
+    }
+    if has(LIMIT) {
+        for c in caches.iter().filter(|c| *c != LIMIT && *c != SESSCACHE) {
+            pairs.push((c.clone(), LIMIT.into()));
+        }
+    }
+    if !pairs.is_empty() {
+        let mut header = vec!["ratio (of medians)".to_string()];
+        header.extend(threads.iter().map(|&t| threads_label(t)));
+        let rows: Vec<Vec<String>> = pairs
+            .iter()
+            .map(|(a, b)| {
+                let mut row = vec![format!("{} / {}", cell(a), cell(b))];
+                row.extend(threads.iter().map(|&t| {
+                    let ra = cell_stats(r, workload, a, t);
+                    let rb = cell_stats(r, workload, b, t);
+                    match (ra, rb) {
+                        (Some(x), Some(y)) => fmt_opt_ratio(ratio(x.median, y.median)),
+                        _ => DASH.into(),
+                    }
+                }));
+                row
+            })
+            .collect();
+        table(out, &header, &rows);
+    }
+
+    if workload == "W7-adversarial" {
+        w7_comparison(out, r);
+    }
+}
+
+/// Adversarial / random for each cache at every thread count measured in both.
+fn w7_comparison(out: &mut String, r: &Results) {
+    let rand: BTreeSet<(String, usize)> = r
+        .throughput
+        .iter()
+        .filter(|t| t.workload == "W7-random")
+        .map(|t| (t.cache.clone(), t.threads))
+        .collect();
+    let both: Vec<(String, usize)> = r
+        .throughput
+        .iter()
+        .filter(|t| t.workload == "W7-adversarial")
+        .map(|t| (t.cache.clone(), t.threads))
+        .filter(|k| rand.contains(k))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if both.is_empty() {
+        return;
+    }
+    let threads: Vec<usize> = both
+        .iter()
+        .map(|(_, t)| *t)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let caches = order_caches(both.iter().map(|(c, _)| c.as_str()));
+    out.push_str(
+        "Adversarial ids against random ids (W7-adversarial / W7-random, 1.00× = no slowdown):\n\n",
+    );
+    let mut header = vec!["cache".to_string()];
+    header.extend(threads.iter().map(|&t| threads_label(t)));
+    let rows: Vec<Vec<String>> = caches
+        .iter()
+        .map(|c| {
+            let mut row = vec![cell(c)];
+            row.extend(threads.iter().map(|&t| {
+                match (
+                    cell_stats(r, "W7-adversarial", c, t),
+                    cell_stats(r, "W7-random", c, t),
+                ) {
+                    (Some(a), Some(b)) => fmt_opt_ratio(ratio(a.median, b.median)),
+                    _ => DASH.into(),
+                }
+            }));
+            row
+        })
+        .collect();
+    table(out, &header, &rows);
+}
+
+/// The sesscache W3 entry to compare `f` with: same sizes if measured, else
+/// the main one.
+fn w3_reference<'a>(r: &'a Results, f: &FlushLatency) -> Option<&'a FlushLatency> {
+    let usable = |x: &&FlushLatency| x.cache == SESSCACHE && x.lookups > 0;
+    r.flush_latency
+        .iter()
+        .filter(usable)
+        .find(|x| x.expired == f.expired && x.live == f.live)
+        .or_else(|| {
+            r.flush_latency
+                .iter()
+                .filter(usable)
+                .max_by_key(|x| (x.expired, x.live))
+        })
+}
+
+fn fmt_pct(f: &FlushLatency, ns: u64) -> String {
+    if f.lookups == 0 {
+        DASH.into()
+    } else {
+        fmt_ns(ns as f64)
+    }
+}
+
+fn w3_section(out: &mut String, r: &Results) {
+    if r.flush_latency.is_empty() {
+        return;
+    }
+    out.push_str("## W3 flush under load\n\n");
+    out.push_str(
+        "W3: sessions expiring at T plus live ones; one thread flushes at T+1 while the \
+         others look up live ids. Lookup latency during the flush, the flush's duration, \
+         and each cache's p99.9 against sesscache's.\n\n",
+    );
+    let mut entries: Vec<&FlushLatency> = r.flush_latency.iter().collect();
+    let order = order_caches(entries.iter().map(|f| f.cache.as_str()));
+    entries.sort_by_key(|f| order.iter().position(|c| *c == f.cache));
+    let header: Vec<String> = [
+        "cache",
+        "expired",
+        "live",
+        "lookup threads",
+        "lookups",
+        "p50",
+        "p99",
+        "p99.9",
+        "max",
+        "flush",
+        "flushed",
+        "p99.9 / sesscache's",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|f| {
+            let rel = if f.lookups == 0 {
+                None
+            } else {
+                w3_reference(r, f).and_then(|s| ratio(f.p999_ns as f64, s.p999_ns as f64))
+            };
+            vec![
+                cell(&f.cache),
+                fmt_count(f.expired as u64),
+                fmt_count(f.live as u64),
+                f.lookup_threads.to_string(),
+                fmt_count(f.lookups),
+                fmt_pct(f, f.p50_ns),
+                fmt_pct(f, f.p99_ns),
+                fmt_pct(f, f.p999_ns),
+                fmt_pct(f, f.max_ns),
+                fmt_ns(f.flush_ms * 1e6),
+                fmt_count(f.flushed as u64),
+                fmt_opt_ratio(rel),
+            ]
+        })
+        .collect();
+    table(out, &header, &rows);
+}
+
+fn w4_section(out: &mut String, r: &Results) {
+    if r.tickets.is_empty() {
+        return;
+    }
+    out.push_str("## W4 tickets\n\n");
+    out.push_str(
+        "W4: single-use tickets stored, then taken from several threads. Double takes must \
+         be 0 for every cache that promises single use.\n\n",
+    );
+    let order = order_caches(r.tickets.iter().map(|t| t.cache.as_str()));
+    let mut entries: Vec<_> = r.tickets.iter().collect();
+    entries.sort_by_key(|t| (order.iter().position(|c| *c == t.cache), t.threads));
+    let header: Vec<String> = [
+        "cache",
+        "threads",
+        "tickets",
+        "taken",
+        "double takes",
+        "Mops/s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|t| {
+            vec![
+                cell(&t.cache),
+                t.threads.to_string(),
+                fmt_count(t.tickets),
+                fmt_count(t.taken),
+                if t.double_takes > 0 {
+                    format!("**{}**", fmt_count(t.double_takes))
+                } else {
+                    "0".into()
+                },
+                fmt_num(t.mops),
+            ]
+        })
+        .collect();
+    table(out, &header, &rows);
+}
+
+/// The first W6 point of `cache` at `live`.
+fn scale_point<'a>(r: &'a Results, cache: &str, live: usize) -> Option<&'a ScalePoint> {
+    r.scale.iter().find(|p| p.cache == cache && p.live == live)
+}
+
+/// `(smallest live, its flush µs, largest live, its flush µs)` for `cache`,
+/// over its points with a usable (finite, positive) flush figure; `None`
+/// unless there are two distinct live counts.
+fn flush_span(r: &Results, cache: &str) -> Option<(usize, f64, usize, f64)> {
+    let pts: Vec<&ScalePoint> = r
+        .scale
+        .iter()
+        .filter(|p| p.cache == cache && p.flush_1k_us.is_finite() && p.flush_1k_us > 0.0)
+        .collect();
+    let lo = pts.iter().min_by_key(|p| p.live)?;
+    let hi = pts.iter().max_by_key(|p| p.live)?;
+    (hi.live > lo.live).then_some((lo.live, lo.flush_1k_us, hi.live, hi.flush_1k_us))
+}
+
+/// Reads one W6 figure from a point.
+type Metric = fn(&ScalePoint) -> f64;
+
+fn w6_section(out: &mut String, r: &Results) {
+    if r.scale.is_empty() {
+        return;
+    }
+    out.push_str("## W6 scale\n\n");
+    out.push_str(
+        "W6: cost of a store, a lookup and a flush of 1k expired sessions as the live count \
+         grows.\n\n",
+    );
+    let caches = order_caches(r.scale.iter().map(|p| p.cache.as_str()));
+    let lives: Vec<usize> = r
+        .scale
+        .iter()
+        .map(|p| p.live)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let metrics: [(&str, Metric); 3] = [
+        ("store (ns/op)", |p| p.store_ns),
+        ("lookup (ns/op)", |p| p.lookup_ns),
+        ("flush 1k expired (µs)", |p| p.flush_1k_us),
+    ];
+    for (i, (name, get)) in metrics.iter().enumerate() {
+        let is_flush = i == 2;
+        let mut header = vec![format!("{name} at live count")];
+        header.extend(lives.iter().map(|&l| fmt_live(l)));
+        if is_flush {
+            header.push("largest / smallest".into());
+        }
+        let rows: Vec<Vec<String>> = caches
+            .iter()
+            .map(|c| {
+                let mut row = vec![cell(c)];
+                row.extend(lives.iter().map(|&l| {
+                    scale_point(r, c, l).map_or_else(
+                        || DASH.to_string(),
+                        |p| {
+                            let v = get(p);
+                            if v.is_finite() && v >= 0.0 {
+                                fmt_num(v)
+                            } else {
+                                DASH.into()
+                            }
+                        },
+                    )
+                }));
+                if is_flush {
+                    row.push(match flush_span(r, c) {
+                        Some((lo, lo_us, hi, hi_us)) => format!(
+                            "{} ({} / {})",
+                            fmt_opt_ratio(ratio(hi_us, lo_us)),
+                            fmt_live(hi),
+                            fmt_live(lo)
+                        ),
+                        None => DASH.into(),
+                    });
+                }
+                row
+            })
+            .collect();
+        table(out, &header, &rows);
+    }
+}
+
+fn memory_section(out: &mut String, r: &Results) {
+    if r.memory.is_empty() {
+        return;
+    }
+    out.push_str("## Memory per session\n\n");
+    out.push_str(
+        "Bytes allocated per cached session beyond the 32-byte id and the value (counting \
+         allocator).\n\n",
+    );
+    let order = order_caches(r.memory.iter().map(|m| m.cache.as_str()));
+    let mut entries: Vec<_> = r.memory.iter().collect();
+    entries.sort_by_key(|m| (order.iter().position(|c| *c == m.cache), m.sessions));
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|m| {
+            vec![
+                cell(&m.cache),
+                fmt_count(m.sessions as u64),
+                if m.overhead_bytes.is_finite() {
+                    format!("{:.1}", m.overhead_bytes)
+                } else {
+                    DASH.into()
+                },
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "cache".into(),
+            "sessions".into(),
+            "overhead bytes / session".into(),
+        ],
+        &rows,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Targets.
+// ---------------------------------------------------------------------------
+
+/// Whether a target is met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Met,
+    NotMet,
+    NotMeasured,
+}
+
+impl Status {
+    fn of(ok: bool) -> Self {
+        if ok {
+            Status::Met
+        } else {
+            Status::NotMet
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::NotMet => "not met",
+            Status::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// One row of the targets table.
+struct Target {
+    what: String,
+    measured: String,
+    status: Status,
+}
+
+impl Target {
+    fn missing(what: impl Into<String>, why: impl Into<String>) -> Self {
+        Target {
+            what: what.into(),
+            measured: format!("{DASH} ({})", why.into()),
+            status: Status::NotMeasured,
+        }
+    }
+}
+
+/// Every target of the issue, evaluated from `r`.
+fn targets(r: &Results) -> Vec<Target> {
+    let mut t = Vec::new();
+
+    // W1 at 2 threads against each peer and the limit.
+    let s2 = cell_stats(r, "W1", SESSCACHE, 2);
+    for (peer, min, label) in [
+        ("openssl", 2.0, "≥ 2× openssl"),
+        ("rustls", 2.0, "≥ 2× rustls"),
+        ("moka", 1.5, "≥ 1.5× moka"),
+        (LIMIT, 0.5, "≥ 0.5× the limit"),
+    ] {
+        let what = format!("W1 at 2 threads: sesscache {label}");
+        let p2 = cell_stats(r, "W1", peer, 2);
+        let target = match (s2, p2) {
+            (Some(s), Some(p)) => match ratio(s.median, p.median) {
+                Some(x) => Target {
+                    what,
+                    measured: format!(
+                        "{} (sesscache {} vs {peer} {} Mops/s)",
+                        fmt_ratio(x),
+                        fmt_num(s.median),
+                        fmt_num(p.median)
+                    ),
+                    status: Status::of(x >= min),
+                },
+                None => Target::missing(what, format!("{peer}'s W1 figure at 2 threads is 0")),
+            },
+            (None, _) => Target::missing(what, "no sesscache W1 cell at 2 threads"),
+            (_, None) => Target::missing(what, format!("no {peer} W1 cell at 2 threads")),
+        };
+        t.push(target);
+    }
+
+    // W3: sesscache's p99.9 during the flush, absolute and against OpenSSL.
+    let w3 = w3_entries(r);
+    let sess = w3.iter().find(|f| f.cache == SESSCACHE);
+    let what = "W3: sesscache lookup p99.9 during the flush ≤ 10 µs";
+    t.push(match sess {
+        Some(s) => Target {
+            what: what.into(),
+            measured: format!(
+                "{} ({} expired, {} live)",
+                fmt_ns(s.p999_ns as f64),
+                fmt_count(s.expired as u64),
+                fmt_count(s.live as u64)
+            ),
+            status: Status::of(s.p999_ns <= 10_000),
+        },
+        None => Target::missing(what, "no sesscache W3 entry with lookups"),
+    });
+    let what = "W3: sesscache p99.9 ≥ 100× lower than openssl's";
+    let ossl = sess.and_then(|s| {
+        r.flush_latency
+            .iter()
+            .filter(|f| f.cache == "openssl" && f.lookups > 0)
+            .find(|f| f.expired == s.expired && f.live == s.live)
+            .or_else(|| w3.iter().copied().find(|f| f.cache == "openssl"))
+    });
+    t.push(match (sess, ossl) {
+        (Some(s), Some(o)) => match ratio(o.p999_ns as f64, s.p999_ns as f64) {
+            Some(x) => Target {
+                what: what.into(),
+                measured: format!(
+                    "{} (openssl {}, sesscache {})",
+                    fmt_ratio(x),
+                    fmt_ns(o.p999_ns as f64),
+                    fmt_ns(s.p999_ns as f64)
+                ),
+                status: Status::of(x >= 100.0),
+            },
+            None => Target::missing(what, "sesscache's p99.9 is 0"),
+        },
+        (None, _) => Target::missing(what, "no sesscache W3 entry with lookups"),
+        (_, None) => Target::missing(what, "no openssl W3 entry with lookups"),
+    });
+
+    // W5: oversubscribed against sesscache's own 2-thread W1.
+    let what = "W5: sesscache oversubscribed ≥ 0.9× its own 2-thread W1";
+    let w5 = r
+        .throughput
+        .iter()
+        .filter(|c| c.workload == "W5" && c.cache == SESSCACHE)
+        .filter_map(|c| stats(c).map(|s| (c.threads, s)))
+        .max_by_key(|(th, _)| *th);
+    t.push(match (w5, s2) {
+        (Some((th, w)), Some(b)) => match ratio(w.median, b.median) {
+            Some(x) => Target {
+                what: what.into(),
+                measured: format!(
+                    "{} (W5 at {}: {} Mops/s; W1 at 2 threads: {} Mops/s)",
+                    fmt_ratio(x),
+                    threads_label(th),
+                    fmt_num(w.median),
+                    fmt_num(b.median)
+                ),
+                status: Status::of(x >= 0.9),
+            },
+            None => Target::missing(what, "sesscache's W1 figure at 2 threads is 0"),
+        },
+        (None, _) => Target::missing(what, "no sesscache W5 cell"),
+        (_, None) => Target::missing(what, "no sesscache W1 cell at 2 threads"),
+    });
+
+    // W6: flush of 1k expired, largest live count against smallest.
+    let what = "W6: sesscache flush of 1k expired at the largest live count ≤ 1.5× at the \
+                smallest (issue: 10⁶ vs 10³)";
+    t.push(match flush_span(r, SESSCACHE) {
+        Some((lo, lo_us, hi, hi_us)) => match ratio(hi_us, lo_us) {
+            Some(x) => {
+                let sizes = if lo == 1_000 && hi == 1_000_000 {
+                    String::new()
+                } else {
+                    "; sizes differ from the issue's 10⁶ vs 10³".into()
+                };
+                Target {
+                    what: what.into(),
+                    measured: format!(
+                        "{} ({}: {} µs / {}: {} µs{sizes})",
+                        fmt_ratio(x),
+                        fmt_live(hi),
+                        fmt_num(hi_us),
+                        fmt_live(lo),
+                        fmt_num(lo_us)
+                    ),
+                    status: Status::of(x <= 1.5),
+                }
+            }
+            None => Target::missing(what, "unusable flush figures"),
+        },
+        None => Target::missing(
+            what,
+            "sesscache needs W6 flush figures at two or more live counts",
+        ),
+    });
+
+    // W7: adversarial ids against random ids at the largest common thread count.
+    let what = "W7: sesscache with adversarial ids within 10% of random ids \
+                (adversarial / random ≥ 0.90×)";
+    let common = r
+        .throughput
+        .iter()
+        .filter(|c| c.workload == "W7-adversarial" && c.cache == SESSCACHE)
+        .map(|c| c.threads)
+        .filter(|&th| {
+            cell_stats(r, "W7-adversarial", SESSCACHE, th).is_some()
+                && cell_stats(r, "W7-random", SESSCACHE, th).is_some()
+        })
+        .max();
+    t.push(match common {
+        Some(th) => {
+            let a = cell_stats(r, "W7-adversarial", SESSCACHE, th);
+            let b = cell_stats(r, "W7-random", SESSCACHE, th);
+            match a
+                .zip(b)
+                .and_then(|(a, b)| ratio(a.median, b.median).map(|x| (a, b, x)))
+            {
+                Some((a, b, x)) => Target {
+                    what: what.into(),
+                    measured: format!(
+                        "{} (at {}: adversarial {} vs random {} Mops/s)",
+                        fmt_ratio(x),
+                        threads_label(th),
+                        fmt_num(a.median),
+                        fmt_num(b.median)
+                    ),
+                    status: Status::of(x >= 0.9),
+                },
+                None => Target::missing(what, "sesscache's W7-random figure is 0"),
+            }
+        }
+        None => Target::missing(
+            what,
+            "no sesscache W7-random and W7-adversarial cells at a common thread count",
+        ),
+    });
+
+    // Memory.
+    let what = "Memory: sesscache overhead ≤ 128 bytes per session";
+    let mem = r
+        .memory
+        .iter()
+        .filter(|m| m.cache == SESSCACHE && m.overhead_bytes.is_finite())
+        .max_by_key(|m| m.sessions);
+    t.push(match mem {
+        Some(m) => Target {
+            what: what.into(),
+            measured: format!(
+                "{:.1} bytes (at {} sessions)",
+                m.overhead_bytes,
+                fmt_count(m.sessions as u64)
+            ),
+            status: Status::of(m.overhead_bytes <= 128.0),
+        },
+        None => Target::missing(what, "no sesscache memory figure"),
+    });
+    t
+}
+
+fn targets_section(out: &mut String, r: &Results) {
+    out.push_str("## Targets\n\n");
+    out.push_str(
+        "The issue's targets, evaluated from this run's figures (ratios of medians measured \
+         side by side).\n\n",
+    );
+    let t = targets(r);
+    let rows: Vec<Vec<String>> = t
+        .iter()
+        .map(|x| vec![x.what.clone(), x.measured.clone(), x.status.as_str().into()])
+        .collect();
+    table_aligned(
+        out,
+        &["target".into(), "measured".into(), "status".into()],
+        &rows,
+        3,
+    );
+    let met = t.iter().filter(|x| x.status == Status::Met).count();
+    let not_met = t.iter().filter(|x| x.status == Status::NotMet).count();
+    let unmeasured = t.iter().filter(|x| x.status == Status::NotMeasured).count();
+    let _ = writeln!(
+        out,
+        "{met} met, {not_met} not met, {unmeasured} not measured.\n"
+    );
+}
+
+fn notes_section(out: &mut String, r: &Results) {
+    out.push_str("## Notes\n\n");
+    if r.notes.is_empty() {
+        out.push_str("None.\n");
+        return;
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "- {}", n.trim().replace('\n', "\n  "));
+    }
 }

@@ -3,7 +3,25 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A figure that may not apply (NaN) is written as `null` and read back as
+/// NaN, so a `results.json` always loads again.
+mod nan_as_null {
+    use super::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
 
 /// Everything a run measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -112,6 +130,7 @@ pub struct FlushLatency {
     /// Maximum.
     pub max_ns: u64,
     /// How long the flush took, in milliseconds.
+    #[serde(with = "nan_as_null")]
     pub flush_ms: f64,
     /// How many sessions the flush removed.
     pub flushed: usize,
@@ -131,6 +150,7 @@ pub struct Tickets {
     /// Tickets taken more than once (must be 0 for single-use caches).
     pub double_takes: u64,
     /// Millions of operations (stores + takes) per second.
+    #[serde(with = "nan_as_null")]
     pub mops: f64,
 }
 
@@ -142,10 +162,13 @@ pub struct ScalePoint {
     /// Sessions cached.
     pub live: usize,
     /// Nanoseconds per store of a new session.
+    #[serde(with = "nan_as_null")]
     pub store_ns: f64,
     /// Nanoseconds per lookup of a live session.
+    #[serde(with = "nan_as_null")]
     pub lookup_ns: f64,
     /// Microseconds to flush 1 000 expired sessions among `live`.
+    #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
 }
 
@@ -157,6 +180,7 @@ pub struct Memory {
     /// Sessions cached for the measurement.
     pub sessions: usize,
     /// Bytes allocated per session beyond the 32-byte id and the value.
+    #[serde(with = "nan_as_null")]
     pub overhead_bytes: f64,
 }
 

@@ -1,0 +1,479 @@
+//! The report and the plots, drawn from a small results file.
+
+use std::path::{Path, PathBuf};
+
+use sesscache_harness::plots;
+use sesscache_harness::report::markdown;
+use sesscache_harness::results::{FlushLatency, Memory, Results, ScalePoint, Throughput, Tickets};
+
+fn fixture() -> Results {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.json");
+    let data = std::fs::read_to_string(&path).expect("the fixture is readable");
+    serde_json::from_str(&data).expect("the fixture is a results.json")
+}
+
+/// The table row of `md` whose first cell is `first`, within the section
+/// starting at the heading `section`.
+fn row<'a>(md: &'a str, section: &str, first: &str) -> &'a str {
+    let start = md
+        .find(section)
+        .unwrap_or_else(|| panic!("no section {section:?} in:\n{md}"));
+    let rest = &md[start + section.len()..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end]
+        .lines()
+        .find(|l| l.starts_with(&format!("| {first} |")))
+        .unwrap_or_else(|| panic!("no row {first:?} in section {section:?} of:\n{md}"))
+}
+
+/// The cells of a table row.
+fn cells(row: &str) -> Vec<&str> {
+    row.trim()
+        .trim_matches('|')
+        .split(" | ")
+        .map(str::trim)
+        .collect()
+}
+
+/// The row of the targets table whose target starts with `prefix`.
+fn target_row<'a>(md: &'a str, prefix: &str) -> &'a str {
+    let start = md.find("## Targets").expect("a targets section");
+    let rows: Vec<&str> = md[start..]
+        .lines()
+        .filter(|l| l.starts_with(&format!("| {prefix}")))
+        .collect();
+    assert_eq!(rows.len(), 1, "one target row for {prefix:?} in:\n{md}");
+    rows[0]
+}
+
+/// The status cell of the target row starting with `target`.
+fn target_status(md: &str, target: &str) -> String {
+    let r = target_row(md, target);
+    cells(r).last().expect("a status cell").to_string()
+}
+
+fn target_measured(md: &str, target: &str) -> String {
+    let r = target_row(md, target);
+    cells(r)[1].to_string()
+}
+
+#[test]
+fn header_and_caches() {
+    let md = markdown(&fixture());
+    assert!(md.starts_with("# sesscache harness report\n"));
+    assert!(md.contains("2025-01-02T03:04:05+00:00"));
+    assert!(md.contains("**Mode:** quick"));
+    assert!(md.contains("sesscache-harness --threads 1,2,4 --repeats 3"));
+    assert!(md.contains("2 logical CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory, linux x86_64"));
+    assert!(md.contains("openssl OpenSSL 3.0.13"));
+    assert!(md.contains("a machine with 2 cores; multi-core figures are limited to 2 cores"));
+    assert!(md.contains("median of 3 runs"));
+    // Caches under test, in report order, pipes escaped.
+    let c = cells(row(&md, "## Caches under test", "openssl"));
+    assert_eq!(c[1], "OpenSSL 3.0.13");
+    assert!(
+        c[2].contains("SSL_has_matching_session_id \\| store"),
+        "{c:?}"
+    );
+    let order: Vec<usize> = ["| sesscache |", "| openssl |", "| moka |", "| limit |"]
+        .iter()
+        .map(|k| md.find(k).expect("every cache listed"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+}
+
+#[test]
+fn throughput_tables_and_ratios() {
+    let md = markdown(&fixture());
+    let sec = "## W1 throughput";
+    assert!(md.contains("| cache (Mops/s) | 1 thread | 2 threads | 4 threads |"));
+    assert_eq!(
+        cells(row(&md, sec, "sesscache")),
+        [
+            "sesscache",
+            "2.00 (1.80–2.20)",
+            "4.00 (3.90–4.10)",
+            "4.50 (4.40–4.60)"
+        ]
+    );
+    assert_eq!(
+        cells(row(&md, sec, "moka")),
+        ["moka", "—", "3.00 (3.00–3.00)", "—"]
+    );
+    assert_eq!(
+        cells(row(&md, sec, "sesscache / openssl")),
+        ["sesscache / openssl", "2.00×", "4.00×", "9.00×"]
+    );
+    assert_eq!(
+        cells(row(&md, sec, "sesscache / limit")),
+        ["sesscache / limit", "0.40×", "0.40×", "—"]
+    );
+    assert_eq!(
+        cells(row(&md, sec, "openssl / limit")),
+        ["openssl / limit", "0.20×", "0.10×", "—"]
+    );
+    assert_eq!(
+        cells(row(&md, sec, "moka / limit")),
+        ["moka / limit", "—", "0.30×", "—"]
+    );
+    // W2 has only unusable cells: shown as dashes, no panic.
+    assert_eq!(cells(row(&md, "## W2 throughput", "naive")), ["naive", "—"]);
+    // W5 at its own thread count.
+    assert_eq!(
+        cells(row(&md, "## W5 throughput", "sesscache / openssl")),
+        ["sesscache / openssl", "19.0×"]
+    );
+    // W7: adversarial against random.
+    let adv = "## W7-adversarial throughput";
+    assert!(md.contains(adv));
+    assert!(md.contains("## W7-random throughput"));
+    let cmp = "W7-adversarial / W7-random";
+    assert_eq!(
+        cells(row(&md, cmp, "sesscache")),
+        ["sesscache", "0.95×", "0.75×"]
+    );
+    assert_eq!(cells(row(&md, cmp, "openssl")), ["openssl", "—", "0.10×"]);
+    assert!(md.find(adv) < md.find(cmp));
+}
+
+#[test]
+fn w3_w4_w6_memory_tables() {
+    let md = markdown(&fixture());
+    let s = cells(row(&md, "## W3 flush under load", "sesscache"));
+    assert_eq!(
+        s,
+        [
+            "sesscache",
+            "200,000",
+            "100,000",
+            "1",
+            "500,000",
+            "120 ns",
+            "900 ns",
+            "8.0 µs",
+            "45.0 µs",
+            "35.5 ms",
+            "200,000",
+            "1.00×"
+        ]
+    );
+    let o = cells(row(&md, "## W3 flush under load", "openssl"));
+    assert_eq!(o[6], "120 ms");
+    assert_eq!(o[7], "2.00 s");
+    assert_eq!(o[11], "250000×");
+
+    assert_eq!(
+        cells(row(&md, "## W4 tickets", "naive")),
+        ["naive", "2", "100,000", "100,003", "**3**", "1.25"]
+    );
+    assert_eq!(
+        cells(row(&md, "## W4 tickets", "sesscache")),
+        ["sesscache", "2", "100,000", "100,000", "0", "6.50"]
+    );
+
+    assert!(md.contains("| store (ns/op) at live count | 10³ | 10⁶ |"));
+    assert!(md.contains("| flush 1k expired (µs) at live count | 10³ | 10⁶ | largest / smallest |"));
+    assert!(md.contains("| sesscache | 10.0 | 12.0 | 1.20× (10⁶ / 10³) |"));
+    assert!(md.contains("| naive | 50.0 | 250 | 5.00× (10⁶ / 10³) |"));
+
+    assert_eq!(
+        cells(row(&md, "## Memory per session", "sesscache")),
+        ["sesscache", "100,000", "96.5"]
+    );
+    assert!(md.contains("## Notes\n\n- rustls skipped: feature off\n"));
+}
+
+#[test]
+fn targets_from_the_fixture() {
+    let md = markdown(&fixture());
+    let w1 = "W1 at 2 threads: sesscache";
+    assert_eq!(target_status(&md, &format!("{w1} ≥ 2× openssl")), "met");
+    assert!(target_measured(&md, &format!("{w1} ≥ 2× openssl")).starts_with("4.00× "));
+    assert_eq!(
+        target_status(&md, &format!("{w1} ≥ 2× rustls")),
+        "not measured"
+    );
+    assert_eq!(target_status(&md, &format!("{w1} ≥ 1.5× moka")), "not met");
+    assert!(target_measured(&md, &format!("{w1} ≥ 1.5× moka")).starts_with("1.33× "));
+    assert_eq!(
+        target_status(&md, &format!("{w1} ≥ 0.5× the limit")),
+        "not met"
+    );
+    assert!(target_measured(&md, &format!("{w1} ≥ 0.5× the limit")).starts_with("0.40× "));
+
+    let w3 = "W3: sesscache lookup p99.9 during the flush ≤ 10 µs";
+    assert_eq!(target_status(&md, w3), "met");
+    assert!(target_measured(&md, w3).starts_with("8.0 µs"));
+    let w3o = "W3: sesscache p99.9 ≥ 100× lower than openssl's";
+    assert_eq!(target_status(&md, w3o), "met");
+    assert!(target_measured(&md, w3o).starts_with("250000× "));
+
+    let w5 = "W5: sesscache oversubscribed";
+    assert_eq!(target_status(&md, w5), "met");
+    let m = target_measured(&md, w5);
+    assert!(m.starts_with("0.95× ") && m.contains("8 threads"), "{m}");
+
+    let w6 = "W6: sesscache flush of 1k expired";
+    assert_eq!(target_status(&md, w6), "met");
+    let m = target_measured(&md, w6);
+    assert!(m.starts_with("1.20× (10⁶: 12.0 µs / 10³: 10.0 µs"), "{m}");
+    assert!(!m.contains("sizes differ"), "{m}");
+
+    let w7 = "W7: sesscache with adversarial ids";
+    assert_eq!(target_status(&md, w7), "not met");
+    let m = target_measured(&md, w7);
+    assert!(m.starts_with("0.75× ") && m.contains("2 threads"), "{m}");
+
+    let mem = "Memory: sesscache overhead ≤ 128 bytes";
+    assert_eq!(target_status(&md, mem), "met");
+    assert!(target_measured(&md, mem).starts_with("96.5 bytes"));
+
+    assert!(md.contains("6 met, 3 not met, 1 not measured."), "{md}");
+}
+
+#[test]
+fn targets_flip_with_the_data() {
+    let mut r = fixture();
+    // sesscache's W1 at 2 threads drops to 1.5: below 2× openssl (1.0).
+    for t in &mut r.throughput {
+        if t.workload == "W1" && t.cache == "sesscache" && t.threads == 2 {
+            t.runs_mops = vec![1.5];
+        }
+    }
+    // p99.9 just above 10 µs.
+    r.flush_latency[0].p999_ns = 10_001;
+    // Flush at 10^6 costs 1.6× the 10^3 figure; only two sizes, 10^3 and 10^5.
+    r.scale.retain(|p| p.cache != "sesscache");
+    r.scale.push(ScalePoint {
+        cache: "sesscache".into(),
+        live: 1_000,
+        flush_1k_us: 10.0,
+        ..ScalePoint::default()
+    });
+    r.scale.push(ScalePoint {
+        cache: "sesscache".into(),
+        live: 100_000,
+        flush_1k_us: 16.0,
+        ..ScalePoint::default()
+    });
+    r.memory[0].overhead_bytes = 128.5;
+    let md = markdown(&r);
+    assert_eq!(
+        target_status(&md, "W1 at 2 threads: sesscache ≥ 2× openssl"),
+        "not met"
+    );
+    assert!(target_measured(&md, "W1 at 2 threads: sesscache ≥ 2× openssl").starts_with("1.50× "));
+    assert_eq!(target_status(&md, "W3: sesscache lookup p99.9"), "not met");
+    // W5: 3.8 / 1.5 is well above 0.9.
+    assert_eq!(target_status(&md, "W5: sesscache oversubscribed"), "met");
+    assert_eq!(
+        target_status(&md, "W6: sesscache flush of 1k expired"),
+        "not met"
+    );
+    let m = target_measured(&md, "W6: sesscache flush of 1k expired");
+    assert!(
+        m.starts_with("1.60× (10⁵: 16.0 µs / 10³: 10.0 µs; sizes differ"),
+        "{m}"
+    );
+    assert_eq!(target_status(&md, "Memory: sesscache overhead"), "not met");
+}
+
+#[test]
+fn missing_data_is_not_measured() {
+    let mut r = fixture();
+    r.throughput.retain(|t| t.cache != "sesscache");
+    r.flush_latency.retain(|f| f.cache != "openssl");
+    r.scale
+        .retain(|p| !(p.cache == "sesscache" && p.live == 1_000_000));
+    r.memory.clear();
+    let md = markdown(&r);
+    for target in [
+        "W1 at 2 threads: sesscache ≥ 2× openssl",
+        "W1 at 2 threads: sesscache ≥ 2× rustls",
+        "W1 at 2 threads: sesscache ≥ 1.5× moka",
+        "W1 at 2 threads: sesscache ≥ 0.5× the limit",
+        "W3: sesscache p99.9 ≥ 100× lower than openssl's",
+        "W5: sesscache oversubscribed",
+        "W6: sesscache flush of 1k expired",
+        "W7: sesscache with adversarial ids",
+        "Memory: sesscache overhead",
+    ] {
+        assert_eq!(target_status(&md, target), "not measured", "{target}");
+        assert!(target_measured(&md, target).starts_with("— ("), "{target}");
+    }
+    // The W3 absolute target still reads sesscache's own figure.
+    assert_eq!(target_status(&md, "W3: sesscache lookup p99.9"), "met");
+    // No sesscache: no "sesscache / x" ratios.
+    assert!(!md.contains("| sesscache / openssl |"));
+    assert!(md.contains("| openssl / limit |"));
+    assert!(!md.contains("## Memory per session"));
+}
+
+#[test]
+fn nan_zero_and_odd_values_do_not_panic() {
+    let r = Results {
+        throughput: vec![
+            Throughput {
+                workload: "W1".into(),
+                cache: "sesscache".into(),
+                threads: 2,
+                runs_mops: vec![f64::NAN, 2.0],
+            },
+            Throughput {
+                workload: "W1".into(),
+                cache: "openssl".into(),
+                threads: 2,
+                runs_mops: vec![0.0],
+            },
+            Throughput {
+                workload: "W1".into(),
+                cache: "moka".into(),
+                threads: 2,
+                runs_mops: vec![f64::NAN],
+            },
+            Throughput {
+                workload: "W9-custom".into(),
+                cache: "other | cache".into(),
+                threads: 0,
+                runs_mops: vec![f64::INFINITY],
+            },
+        ],
+        flush_latency: vec![FlushLatency {
+            cache: "sesscache".into(),
+            ..FlushLatency::default()
+        }],
+        tickets: vec![Tickets::default()],
+        scale: vec![ScalePoint {
+            cache: "sesscache".into(),
+            live: 1000,
+            store_ns: f64::NAN,
+            lookup_ns: -1.0,
+            flush_1k_us: 0.0,
+        }],
+        memory: vec![Memory {
+            cache: "sesscache".into(),
+            sessions: 0,
+            overhead_bytes: f64::NAN,
+        }],
+        ..Results::default()
+    };
+    let md = markdown(&r);
+    // The NaN run is dropped; 2.0 remains.
+    assert_eq!(
+        cells(row(&md, "## W1 throughput", "sesscache")),
+        ["sesscache", "2.00"]
+    );
+    assert_eq!(cells(row(&md, "## W1 throughput", "moka")), ["moka", "—"]);
+    // A zero denominator gives no ratio and no target verdict.
+    assert_eq!(
+        cells(row(&md, "## W1 throughput", "sesscache / openssl")),
+        ["sesscache / openssl", "—"]
+    );
+    assert_eq!(
+        target_status(&md, "W1 at 2 threads: sesscache ≥ 2× openssl"),
+        "not measured"
+    );
+    assert_eq!(
+        target_status(&md, "W1 at 2 threads: sesscache ≥ 1.5× moka"),
+        "not measured"
+    );
+    // A W3 entry without lookups is not a measurement.
+    assert_eq!(
+        target_status(&md, "W3: sesscache lookup p99.9"),
+        "not measured"
+    );
+    assert!(md.contains("## W9-custom throughput"));
+    assert!(md.contains("other \\| cache"));
+    assert_eq!(
+        target_status(&md, "Memory: sesscache overhead"),
+        "not measured"
+    );
+
+    let dir = scratch_dir("odd");
+    plots::draw_all(&r, &dir).expect("odd values still draw");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn empty_results_render() {
+    let r = Results::default();
+    let md = markdown(&r);
+    assert!(md.starts_with("# sesscache harness report"));
+    assert!(md.contains("No caches recorded."));
+    assert!(md.contains("## Targets"));
+    assert!(md.contains("0 met, 0 not met, 10 not measured."));
+    assert!(!md.contains("| met |"));
+    assert!(md.contains("## Notes\n\nNone.\n"));
+
+    let dir = scratch_dir("empty");
+    let written = plots::draw_all(&r, &dir).expect("nothing to draw is fine");
+    assert!(written.is_empty(), "{written:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory under the system temp dir.
+fn scratch_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "sesscache-report-test-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+#[test]
+fn plots_are_written() {
+    let dir = scratch_dir("plots");
+    let written = plots::draw_all(&fixture(), &dir).expect("plots draw");
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "w1-throughput.svg",
+            "w5-throughput.svg",
+            "w7-random-throughput.svg",
+            "w7-adversarial-throughput.svg",
+            "w3-latency.svg",
+            "w6-scale.svg",
+            "memory.svg",
+        ],
+        "W2 has no usable cell, so no W2 plot"
+    );
+    for p in &written {
+        assert!(p.starts_with(&dir));
+        let svg = std::fs::read_to_string(p).expect("an SVG file");
+        let head = svg.trim_start();
+        assert!(
+            head.starts_with("<svg") || head.starts_with("<?xml"),
+            "{}: {}",
+            p.display(),
+            &svg[..svg.len().min(80)]
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "{}", p.display());
+        assert!(svg.len() > 500, "{}", p.display());
+    }
+    let w1 = std::fs::read_to_string(dir.join("w1-throughput.svg")).unwrap();
+    for cache in ["sesscache", "openssl", "moka", "limit"] {
+        assert!(w1.contains(cache), "legend names {cache}");
+    }
+    let w3 = std::fs::read_to_string(dir.join("w3-latency.svg")).unwrap();
+    assert!(w3.contains("p99.9") && w3.contains("openssl"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn json_round_trip() {
+    let r = fixture();
+    let json = serde_json::to_string_pretty(&r).expect("serializes");
+    let back: Results = serde_json::from_str(&json).expect("deserializes");
+    assert_eq!(back, r);
+    let empty: Results = serde_json::from_str(&serde_json::to_string(&Results::default()).unwrap())
+        .expect("an empty run round-trips");
+    assert_eq!(empty, Results::default());
+}
