@@ -20,7 +20,6 @@
 //!   - an eviction listener (a real session cache must hear of removals,
 //!     and installing one changes moka's removal path: it locks the key): it
 //!     reads the removed value;
-//!   - `support_invalidation_closures()` for `flush`;
 //!   - the `ahash` hasher, as sesscache and the hardware limit use.
 //! * `store`: `insert`;
 //! * `lookup`: `get` (clones the `Entry`), then `expiry >= now` on the
@@ -36,13 +35,11 @@
 //!   (`cht::map::bucket::BucketArray::remove_if`, moka 0.12), and only the
 //!   caller whose CAS succeeds gets `Some`. The driver relies on that (and
 //!   the concurrent test in `tests/drivers.rs` checks it): single use;
-//! * `flush(now)`: `invalidate_entries_if(|_, e| e.expiry < now)` then
-//!   `run_pending_tasks()`. Entries matched by the predicate are invisible
-//!   to reads at once; moka removes them in batches during maintenance. The
-//!   count returned is the drop of `entry_count()` around the call (with
-//!   maintenance run first so the count before is current): approximate —
-//!   a batch may be left for later maintenance, and concurrent stores and
-//!   removes shift it.
+//! * `flush(now)`: moka keeps no index by expiry on the harness's logical
+//!   clock, and `invalidate_entries_if` is applied lazily by maintenance (a
+//!   flush would return before anything is removed), so the driver walks
+//!   every entry (`iter`) and `remove`s the expired ones: O(n), synchronous,
+//!   counted exactly.
 //! * `len`: `entry_count()` after `run_pending_tasks()`.
 
 use std::sync::Arc;
@@ -74,10 +71,10 @@ impl Driver for MokaDriver {
 
     fn mapping(&self) -> &'static str {
         "moka::sync::Cache (LRU, per-entry Expiry of expiry-start wall-clock seconds, eviction \
-         listener, invalidation closures, ahash): store → insert, lookup → get (Arc clone) + \
+         listener, ahash): store → insert, lookup → get (Arc clone) + \
          logical expiry check, remove → invalidate, take → remove (single winner by a bucket \
-         CAS, not a documented promise), flush → invalidate_entries_if + run_pending_tasks \
-         (approximate count)"
+         CAS, not a documented promise), flush → iterate all entries and remove the expired \
+         ones (O(n): moka has no expiry index on a logical clock)"
     }
 
     fn build(&self, config: &Config) -> Box<dyn SharedCache> {
@@ -90,8 +87,7 @@ impl Driver for MokaDriver {
                 // Read what was removed, as a cache notifying an external
                 // store would.
                 std::hint::black_box(consume(&e.value));
-            })
-            .support_invalidation_closures();
+            });
         if config.capacity > 0 {
             builder = builder.max_capacity(config.capacity as u64);
         }
@@ -185,10 +181,23 @@ impl CacheHandle for &Shared {
     }
 
     fn flush(&mut self, now: u64) -> usize {
-        let before = self.entry_count();
-        self.cache
-            .invalidate_entries_if(move |_, e| e.expiry < now)
-            .expect("invalidation closures are enabled");
-        before.saturating_sub(self.entry_count())
+        // moka has no index by expiry the harness's logical clock could use,
+        // and `invalidate_entries_if` is applied lazily by its maintenance
+        // tasks (a flush would return before anything is removed). So the
+        // flush walks every entry and invalidates the expired ones: O(n),
+        // synchronous, and counted exactly.
+        let expired: Vec<Id> = self
+            .cache
+            .iter()
+            .filter(|(_, e)| e.expiry < now)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut removed = 0;
+        for id in &expired {
+            if self.cache.remove(id).is_some() {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
