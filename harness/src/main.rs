@@ -62,7 +62,7 @@ struct Args {
     /// Caches to measure (default: all compiled in).
     #[arg(long, value_delimiter = ',')]
     caches: Option<Vec<String>>,
-    /// Milliseconds per throughput measurement (default 300, 2000 with --full).
+    /// Milliseconds per throughput measurement (default 250, 2000 with --full).
     #[arg(long)]
     cell_ms: Option<u64>,
     /// Repetitions of each throughput cell (default 1, 5 with --full).
@@ -128,7 +128,7 @@ fn main() -> Result<()> {
         .workloads
         .clone()
         .unwrap_or_else(|| Workload::ALL.to_vec());
-    let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 300 }));
+    let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 250 }));
     if cell.is_zero() || cell > Duration::from_secs(600) {
         bail!("--cell-ms must be between 1 and 600000");
     }

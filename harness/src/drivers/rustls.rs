@@ -18,8 +18,9 @@
 //! * capacity: `ServerSessionMemoryCache::new(capacity)` evicts the oldest
 //!   insertion when full. It needs a size and preallocates its map and queue
 //!   for it, so "unlimited" (capacity 0) is approximated by
-//!   [`UNLIMITED`] = 2^24 sessions (16.8 million: far more than any
-//!   workload stores; the allocation is mostly untouched virtual memory);
+//!   [`UNLIMITED`] = 2^21 sessions (2.1 million: more than any quick-suite
+//!   workload keeps; rustls preallocates for it, so a larger figure only
+//!   makes every build slower);
 //! * `len`: not exposed by rustls; the driver counts puts minus takes
 //!   itself (exact unless a put replaces or evicts).
 
@@ -31,7 +32,7 @@ use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// The size used for capacity 0 ("unlimited"), which rustls cannot express.
-pub const UNLIMITED: usize = 1 << 24;
+pub const UNLIMITED: usize = 1 << 21;
 
 /// rustls's in-memory server session store.
 #[derive(Debug)]
@@ -53,7 +54,7 @@ impl Driver for RustlsDriver {
 
     fn mapping(&self) -> &'static str {
         "rustls ServerSessionMemoryCache (one Mutex around HashMap + FIFO VecDeque, no expiry; \
-         capacity 0 → 2^24): store → put (copies id and value), lookup → get (clones the \
+         capacity 0 → 2^21): store → put (copies id and value), lookup → get (clones the \
          value out), remove → take (no remove in the trait; O(n) queue scan), take → take \
          (single use under the mutex), flush → nothing"
     }
