@@ -30,6 +30,7 @@ use std::sync::Arc;
 
 use crate::builder::CacheBuilder;
 use crate::entry::{Entry, Path, LIVE};
+use crate::graveyard::Graveyard;
 use crate::index::{ExpiryIndex, SkipIndex};
 use crate::map::SessionMap;
 use crate::session::SessionId;
@@ -519,29 +520,36 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let mut lower = Bound::Unbounded;
         let mut total = 0;
         let mut candidates = Vec::with_capacity(FLUSH_BATCH);
+        let mut graveyard = Graveyard::new();
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
-            {
-                let guard = epoch::pin();
-                self.index.scan(lower, upper, &mut |key, e| {
-                    lower = Bound::Excluded(*key);
-                    candidates.push(e.clone());
-                    candidates.len() < FLUSH_BATCH
-                });
-                // A short batch means the scan reached the end of the range.
-                let more = candidates.len() == FLUSH_BATCH;
-                for e in candidates.drain(..) {
-                    if self.retire(&e, Path::Index, &guard) {
-                        e.session.mark_not_resumable();
-                        removed.push(e.session.clone());
-                    }
+            let guard = epoch::pin();
+            self.index.scan(lower, upper, &mut |key, e| {
+                lower = Bound::Excluded(*key);
+                candidates.push(e.clone());
+                candidates.len() < FLUSH_BATCH
+            });
+            // A short batch means the scan reached the end of the range.
+            let more = candidates.len() == FLUSH_BATCH;
+            for e in candidates.drain(..) {
+                if self.retire(&e, Path::Index, &guard) {
+                    e.session.mark_not_resumable();
+                    removed.push(e.session.clone());
+                    graveyard.hold(e);
                 }
-                drop(guard);
-                total += removed.len();
-                self.report_removed(removed);
-                if !more {
-                    return total;
-                }
+            }
+            // Hand this batch's deferred releases to the epoch now, and run
+            // expired ones here rather than in the readers.
+            guard.flush();
+            drop(guard);
+            graveyard.sweep();
+            total += removed.len();
+            // A panicking callback unwinds from here; the graveyard then
+            // drops what it holds, which is always safe.
+            self.report_removed(removed);
+            if !more {
+                graveyard.drain();
+                return total;
             }
         }
     }

@@ -11,6 +11,7 @@ mod cache;
 mod clock;
 mod entry;
 mod error;
+mod graveyard;
 mod index;
 mod map;
 mod mode;
