@@ -875,8 +875,9 @@ fn memory_section(out: &mut String, r: &Results) {
     }
     out.push_str("## Memory per session\n\n");
     out.push_str(
-        "Bytes allocated per cached session beyond the 32-byte id and the value (counting \
-         allocator).\n\n",
+        "Bytes allocated per cached session beyond the 32-byte id and the value (glibc \
+         `mallinfo2`: Rust's and the C library's allocations alike, with malloc's per-chunk \
+         overhead).\n\n",
     );
     let order = order_caches(r.memory.iter().map(|m| m.cache.as_str()));
     let mut entries: Vec<_> = r.memory.iter().collect();
