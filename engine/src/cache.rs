@@ -238,6 +238,8 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     ) {
         loop {
             let cap = self.capacity_bound();
+            // Acquire (LEN_LOAD): see `insert`; an adder that reads another's
+            // increment also sees that adder's entry LIVE.
             if cap == 0 || self.len.load(LEN_LOAD) <= cap {
                 return;
             }

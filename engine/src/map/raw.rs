@@ -253,6 +253,8 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         }
         let parent = self.dummy_for(parent_bucket(b), guard);
         let d = self.insert_dummy(parent, dummy_key(b), guard);
+        // AcqRel: Release publishes the linked dummy to readers of the head;
+        // Acquire on failure reads the dummy another thread stored.
         match head.compare_exchange(
             Shared::null(),
             d,
@@ -562,6 +564,7 @@ impl<T, S> Drop for RawMap<T, S> {
             curr = next;
         }
         for seg in self.segments.iter() {
+            // Relaxed: `&mut self`, no other thread can touch the map.
             let p = seg.load(Ordering::Relaxed);
             if !p.is_null() {
                 // SAFETY: came from Box::into_raw in `head_slot`; freed once.
