@@ -367,6 +367,27 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         found
     }
 
+    /// Removes the session cached under `id`, if there is one, and returns
+    /// whether there was: it is marked not resumable and reported to
+    /// `on_remove` once. Unlike [`remove`](Self::remove) nothing is reported
+    /// when nothing was cached, and no statistics are counted. An id no
+    /// session can have (empty, or longer than 32 bytes) removes nothing.
+    /// This is how a session is dropped when only its id is known (an
+    /// invalidation from another machine, OpenSSL's remove callback).
+    pub fn remove_id(&self, id: &[u8]) -> bool {
+        let Ok(id) = SessionId::new(id) else {
+            return false;
+        };
+        let Some(session) = self.retire_id(&id) else {
+            return false;
+        };
+        session.mark_not_resumable();
+        if let Some(hook) = &self.on_remove {
+            hook(&session);
+        }
+        true
+    }
+
     /// Takes the session cached under `id` for a single use (TLS 1.3
     /// stateful tickets, 0-RTT anti-replay): among any number of concurrent
     /// takers of one id, exactly one gets it. The session is removed, marked

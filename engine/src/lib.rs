@@ -17,7 +17,15 @@ mod map;
 mod mode;
 mod session;
 mod stats;
+mod store;
 mod sync;
+
+#[cfg(feature = "openssl")]
+pub mod openssl;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "rustls")]
+pub mod rustls;
 
 pub use builder::{CacheBuilder, DEFAULT_CAPACITY, DEFAULT_TIMEOUT};
 pub use cache::SessionCache;
@@ -26,3 +34,4 @@ pub use error::Error;
 pub use mode::CacheMode;
 pub use session::{Session, MAX_ID_LEN};
 pub use stats::Stats;
+pub use store::SessionStore;

@@ -139,6 +139,13 @@ impl<V> Session<V> {
         &self.value
     }
 
+    /// The application's value, consuming the session (for instance one
+    /// that [`take`](crate::SessionCache::take) returned and nobody else
+    /// holds: `Arc::try_unwrap`).
+    pub fn into_value(self) -> V {
+        self.value
+    }
+
     /// False once the session was removed from a cache (by `remove`, `take`,
     /// `flush`, eviction or expiry): like OpenSSL's `not_resumable`, it tells an
     /// application not to offer it again.

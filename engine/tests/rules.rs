@@ -217,6 +217,31 @@ fn remove_always_reports_the_argument() {
 }
 
 #[test]
+fn remove_id_reports_only_what_it_removed() {
+    for table in TABLES {
+        let clock = ManualClock::new(0);
+        let seen = Arc::new(Seen::default());
+        let cache = recording(table, &clock, &seen).build();
+        let cached = sess(b"k", 0, 10, 1u8);
+        cache.add(&cached);
+        cache.add(&sess(b"other", 0, 10, 2u8));
+        assert!(!cache.remove_id(b"nope"));
+        assert!(!cache.remove_id(b""));
+        assert!(!cache.remove_id(&[1u8; MAX_ID_LEN + 1]));
+        assert!(seen.removed().is_empty(), "nothing reported for a miss");
+        assert!(cache.remove_id(b"k"));
+        assert!(!cached.is_resumable());
+        assert!(!cache.contains(b"k") && cache.contains(b"other"));
+        assert!(!cache.remove_id(b"k"), "only once");
+        assert_eq!(seen.removed(), vec![b"k".to_vec()]);
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.debug_sizes().0, 1);
+        let stats = cache.stats();
+        assert_eq!((stats.number, stats.hits, stats.misses), (1, 0, 0), "no counting");
+    }
+}
+
+#[test]
 fn contains_counts_nothing_and_ignores_expiry() {
     let clock = ManualClock::new(0);
     let cache: SessionCache<()> = SessionCache::builder().clock(clock.clone()).build();
