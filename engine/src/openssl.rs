@@ -36,15 +36,20 @@
 use std::sync::Arc;
 
 use ::openssl::ssl::{
-    SslContextBuilder, SslContextRef, SslRef, SslSession, SslSessionCacheMode, SslSessionRef,
-    SslVersion,
+    SslContextBuilder, SslContextRef, SslOptions, SslRef, SslSession, SslSessionCacheMode,
+    SslSessionRef, SslVersion,
 };
 
 use crate::{Session, SessionStore};
 
+/// OpenSSL's `SSL_OP_NO_ANTI_REPLAY` (the `openssl` crate has no name for it).
+const SSL_OP_NO_ANTI_REPLAY: u64 = 0x0100_0000;
+
 /// Makes `store` the session cache of the contexts `builder` builds: sets
-/// the cache mode to `SERVER | NO_INTERNAL` and installs the new, get and
-/// remove callbacks. The callbacks never panic: a session that cannot be
+/// the cache mode to `SERVER | NO_INTERNAL`, sets `SSL_OP_NO_ANTI_REPLAY`
+/// (OpenSSL's anti-replay needs its internal cache; the adapter's `take`
+/// makes each TLS 1.3 ticket single use instead) and installs the new, get
+/// and remove callbacks. The callbacks never panic: a session that cannot be
 /// encoded or decoded, or whose id the cache cannot hold, is simply not
 /// cached or not found (the handshake is then a full one).
 ///
@@ -53,6 +58,11 @@ use crate::{Session, SessionStore};
 /// choose.
 pub fn install<S: SessionStore<Vec<u8>> + 'static>(builder: &mut SslContextBuilder, store: Arc<S>) {
     builder.set_session_cache_mode(SslSessionCacheMode::SERVER | SslSessionCacheMode::NO_INTERNAL);
+    // With early data enabled, OpenSSL's own anti-replay accepts a TLS 1.3
+    // ticket only if removing it from its internal table succeeds; that
+    // table is empty here, so every ticket would be refused after `take`
+    // had used it up. `take` is the anti-replay: each ticket resumes once.
+    builder.set_options(SslOptions::from_bits_retain(SSL_OP_NO_ANTI_REPLAY));
 
     let on_new = store.clone();
     builder.set_new_session_callback(move |_ssl: &mut SslRef, session: SslSession| {

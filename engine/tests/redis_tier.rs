@@ -1,1 +1,435 @@
-//! placeholder
+//! The Redis tier against a real `redis-server` started on a free port of
+//! 127.0.0.1 (Debian's `redis-server` package; `.ci/run` installs it):
+//!
+//! - a session stored through cache A resumes through cache B, with its
+//!   remaining lifetime as the key's TTL, and then hits B locally;
+//! - a remove in A reaches Redis and B's local copy (the invalidation);
+//! - caches taking one ticket concurrently: exactly one wins, every round;
+//! - Redis killed mid-run: no error reaches the caller, local hits go on,
+//!   and a Redis that stops answering costs at most the timeout;
+//! - Redis restarted: sharing resumes, invalidations too;
+//! - real rustls handshakes: a TLS 1.2 session made on server A resumes on
+//!   server B.
+
+#[path = "common/tls.rs"]
+mod tls;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustls::version::{TLS12, TLS13};
+use rustls::HandshakeKind;
+use sesscache::redis::{ConfigError, RedisConfig, TieredCache};
+use sesscache::rustls::ServerSessionStore;
+use sesscache::{ManualClock, SessionCache, SessionStore};
+
+const T0: u64 = 1_700_000_000;
+const PREFIX: &str = "test:";
+
+/// A private `redis-server`, killed on drop.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut r = Redis { port, child: None };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts (again) on the same port and waits until it answers PING.
+    fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server; .ci/run does)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.query(&["PING"]).as_deref() != Some("+PONG") {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::yield_now();
+        }
+    }
+
+    /// One command over a raw connection; the first reply line.
+    fn query(&self, args: &[&str]) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        s.write_all(req.as_bytes()).ok()?;
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        text.lines().next().map(str::to_owned)
+    }
+
+    /// How many listeners the invalidation channel has.
+    fn listeners(&self) -> usize {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let channel = format!("{PREFIX}invalidate");
+        let req = format!(
+            "*3\r\n$6\r\nPUBSUB\r\n$6\r\nNUMSUB\r\n${}\r\n{channel}\r\n",
+            channel.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        text.lines()
+            .last()
+            .and_then(|l| l.trim_start_matches(':').parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `n` caches listen for invalidations.
+    fn wait_listeners(&self, n: usize) {
+        wait_until("invalidation listeners subscribed", || {
+            self.listeners() >= n
+        });
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `cond` until it holds, failing after 10 s: for effects that
+/// travel through Redis on another thread.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn config(redis: &Redis) -> RedisConfig {
+    RedisConfig::new(&redis.url())
+        .unwrap()
+        .key_prefix(PREFIX)
+        .timeout(Duration::from_millis(200))
+        .retry_after(Duration::from_millis(300))
+}
+
+fn tiered(redis: &Redis, clock: &ManualClock) -> Arc<TieredCache<Vec<u8>>> {
+    let builder = SessionCache::builder().clock(clock.clone()).timeout(300);
+    Arc::new(TieredCache::new(builder, config(redis)).unwrap())
+}
+
+fn id(n: u32) -> Vec<u8> {
+    let mut id = [0xA5u8; 32];
+    id[..4].copy_from_slice(&n.to_be_bytes());
+    id.to_vec()
+}
+
+#[test]
+fn bad_settings_are_typed_errors() {
+    let err = RedisConfig::new("http://127.0.0.1/").unwrap_err();
+    assert!(matches!(err, ConfigError::BadUrl { .. }), "{err:?}");
+    assert!(err.to_string().contains("http://127.0.0.1/"), "{err}");
+    let ok = || RedisConfig::new("redis://127.0.0.1:1/").unwrap();
+    let build = |c| TieredCache::<Vec<u8>>::new(SessionCache::builder(), c).map(|_| ());
+    assert_eq!(
+        build(ok().timeout(Duration::ZERO)),
+        Err(ConfigError::ZeroTimeout)
+    );
+    assert_eq!(build(ok().pool_size(0)), Err(ConfigError::ZeroPoolSize));
+    assert_eq!(build(ok()), Ok(()), "an unreachable server is not an error");
+}
+
+#[test]
+fn a_session_stored_through_a_resumes_through_b() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let (a, b) = (tiered(&redis, &clock), tiered(&redis, &clock));
+    let s = a
+        .new_session(b"printable-session-id", b"der-bytes".to_vec())
+        .unwrap();
+    a.store(&s);
+    assert_eq!(a.tier_stats().writes, 1);
+    let ttl: u64 = redis.query(&["TTL", "test:printable-session-id"]).unwrap()[1..]
+        .parse()
+        .unwrap();
+    assert!(
+        (299..=301).contains(&ttl),
+        "TTL is the remaining lifetime: {ttl}"
+    );
+
+    let found = b
+        .lookup(b"printable-session-id")
+        .expect("B finds A's session in Redis");
+    assert_eq!(found.value(), b"der-bytes");
+    assert_eq!((found.time(), found.timeout()), (T0, 300));
+    assert_eq!((b.tier_stats().reads, b.tier_stats().read_hits), (1, 1));
+    assert_eq!(b.local().stats().cb_hits, 1);
+    // Now a local hit: Redis is not asked again.
+    assert!(b.lookup(b"printable-session-id").is_some());
+    assert_eq!(b.tier_stats().reads, 1);
+    // Unknown ids ask Redis and miss.
+    assert!(b.lookup(&id(7)).is_none());
+    assert_eq!((b.tier_stats().reads, b.tier_stats().read_hits), (2, 1));
+    // An expired session is not written.
+    let old = a.new_session(&id(1), vec![1]).unwrap();
+    clock.advance(301);
+    a.store(&old);
+    assert_eq!(a.tier_stats().writes, 1);
+    assert_eq!(a.tier_stats().errors + b.tier_stats().errors, 0);
+}
+
+#[test]
+fn remove_in_a_is_seen_by_b() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let (a, b, c) = (
+        tiered(&redis, &clock),
+        tiered(&redis, &clock),
+        tiered(&redis, &clock),
+    );
+    redis.wait_listeners(3);
+    for n in 0..20 {
+        a.store(&a.new_session(&id(n), vec![n as u8; 100]).unwrap());
+        assert!(b.lookup(&id(n)).is_some(), "B now holds a local copy");
+    }
+    assert_eq!(b.local().len(), 20);
+    for n in 0..10 {
+        assert!(a.remove_id(&id(n)));
+    }
+    assert_eq!(a.tier_stats().deletes, 10);
+    wait_until("B drops its copies", || b.tier_stats().invalidations == 10);
+    for n in 0..20 {
+        assert_eq!(b.local().contains(&id(n)), n >= 10, "id {n}");
+        assert_eq!(
+            c.lookup(&id(n)).is_some(),
+            n >= 10,
+            "C asks Redis for id {n}"
+        );
+    }
+    assert_eq!(a.tier_stats().invalidations, 0, "a cache ignores its own");
+    // A remove in B of a session only A and Redis hold deletes it there
+    // and in A.
+    a.store(&a.new_session(&id(50), vec![5]).unwrap());
+    assert!(!b.local().contains(&id(50)));
+    assert!(b.remove_id(&id(50)), "deleted in Redis");
+    wait_until("A drops its copy", || !a.local().contains(&id(50)));
+    assert!(c.lookup(&id(50)).is_none());
+}
+
+#[test]
+fn concurrent_takers_on_different_caches_have_exactly_one_winner() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let caches: Vec<_> = (0..4).map(|_| tiered(&redis, &clock)).collect();
+    redis.wait_listeners(4);
+    const ROUNDS: u32 = 300;
+    let wins = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(caches.len()));
+    thread::scope(|scope| {
+        for (i, cache) in caches.iter().enumerate() {
+            let (wins, barrier) = (wins.clone(), barrier.clone());
+            let owner = caches[0].clone();
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    if i == 0 {
+                        owner.store(&owner.new_session(&id(round), vec![1; 64]).unwrap());
+                    }
+                    barrier.wait();
+                    // Every cache holds a copy: the local caches alone
+                    // would let each of them win.
+                    assert!(cache.lookup(&id(round)).is_some());
+                    barrier.wait();
+                    if cache.take(&id(round)).is_some() {
+                        wins.fetch_add(1, Ordering::Relaxed);
+                    }
+                    barrier.wait();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        wins.load(Ordering::Relaxed),
+        ROUNDS as usize,
+        "one winner per ticket"
+    );
+    let errors: u64 = caches.iter().map(|c| c.tier_stats().errors).sum();
+    assert_eq!(errors, 0);
+    for round in 0..ROUNDS {
+        assert!(
+            caches.iter().all(|c| c.take(&id(round)).is_none()),
+            "nothing left to take"
+        );
+    }
+}
+
+#[test]
+fn redis_down_never_reaches_the_caller_and_restarted_redis_shares_again() {
+    let mut redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let (a, b) = (tiered(&redis, &clock), tiered(&redis, &clock));
+    redis.wait_listeners(2);
+    for n in 0..100 {
+        a.store(&a.new_session(&id(n), vec![7; 200]).unwrap());
+    }
+    // A reader of local sessions keeps going while Redis dies.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (a, stop) = (a.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut hits = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for n in 0..100 {
+                    assert!(a.lookup(&id(n)).is_some(), "a local hit with Redis down");
+                    hits += 1;
+                }
+            }
+            hits
+        })
+    };
+    redis.kill();
+    // Every operation still answers, from the local cache.
+    for n in 100..200 {
+        a.store(&a.new_session(&id(n), vec![8; 200]).unwrap());
+        assert!(a.lookup(&id(n)).is_some());
+        assert!(
+            b.lookup(&id(n)).is_none(),
+            "B cannot reach Redis: a miss, no error"
+        );
+    }
+    assert!(
+        a.take(&id(150)).is_some(),
+        "the local cache decides while Redis is down"
+    );
+    assert!(a.remove_id(&id(151)));
+    stop.store(true, Ordering::Relaxed);
+    let hits = reader.join().expect("the reader never panicked");
+    assert!(hits >= 100);
+    let down = a.tier_stats();
+    assert!(
+        down.errors >= 1 && down.errors + down.skipped >= 100,
+        "{down:?}"
+    );
+
+    redis.restart();
+    redis.wait_listeners(2);
+    // Within the retry pause the caches try Redis again by themselves.
+    let mut n = 1_000;
+    wait_until("sharing resumes", || {
+        n += 1;
+        a.store(&a.new_session(&id(n), vec![9; 10]).unwrap());
+        b.lookup(&id(n)).is_some()
+    });
+    for m in n + 1..n + 21 {
+        a.store(&a.new_session(&id(m), vec![9; 10]).unwrap());
+        assert!(b.lookup(&id(m)).is_some(), "shared again: {m}");
+    }
+    // And invalidations flow again.
+    assert!(a.remove_id(&id(n + 1)));
+    wait_until("B drops the copy", || !b.local().contains(&id(n + 1)));
+}
+
+#[test]
+fn a_redis_that_stops_answering_costs_at_most_the_timeout() {
+    // A server that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let acceptor = {
+        let held = held.clone();
+        thread::spawn(move || {
+            for conn in silent.incoming().take(64).flatten() {
+                held.lock().unwrap().push(conn);
+            }
+        })
+    };
+    let timeout = Duration::from_millis(100);
+    let cfg = RedisConfig::new(&format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .timeout(timeout)
+        .retry_after(Duration::ZERO);
+    let cache = TieredCache::<Vec<u8>>::new(SessionCache::builder(), cfg).unwrap();
+    let s = cache.new_session(&id(1), vec![1]).unwrap();
+    for _ in 0..3 {
+        let start = Instant::now();
+        cache.store(&s);
+        assert!(cache.lookup(&id(2)).is_none());
+        assert!(cache.take(&id(3)).is_none());
+        // Three operations; a generous margin for a loaded machine.
+        let took = start.elapsed();
+        assert!(took < 3 * timeout + Duration::from_secs(2), "took {took:?}");
+    }
+    assert!(
+        cache.lookup(&id(1)).is_some(),
+        "the local cache still serves"
+    );
+    assert!(cache.tier_stats().errors >= 9, "{:?}", cache.tier_stats());
+    drop(held);
+    drop(acceptor);
+}
+
+#[test]
+fn rustls_sessions_made_on_server_a_resume_on_server_b() -> tls::Result {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let (a, b) = (tiered(&redis, &clock), tiered(&redis, &clock));
+    redis.wait_listeners(2);
+    let id = tls::identity()?;
+    let server = |c: &Arc<TieredCache<Vec<u8>>>, v| {
+        tls::server_config(&id, v, Arc::new(ServerSessionStore::new(c.clone())))
+    };
+
+    // TLS 1.2 session ids: full on A, resumed on B (through Redis), and on A.
+    let client = tls::client_config(&id, &TLS12)?;
+    let (on_a, on_b) = (server(&a, &TLS12)?, server(&b, &TLS12)?);
+    assert_eq!(tls::handshake(&client, &on_a)?.kind, HandshakeKind::Full);
+    assert_eq!(tls::handshake(&client, &on_b)?.kind, HandshakeKind::Resumed);
+    assert_eq!(b.tier_stats().read_hits, 1, "B found it in Redis");
+    assert_eq!(tls::handshake(&client, &on_a)?.kind, HandshakeKind::Resumed);
+
+    // TLS 1.3 stateful tickets: a ticket issued by A is redeemed on B once;
+    // the redemption's new ticket (issued by B) then works on A.
+    let client = tls::client_config(&id, &TLS13)?;
+    let (on_a, on_b) = (server(&a, &TLS13)?, server(&b, &TLS13)?);
+    assert_eq!(tls::handshake(&client, &on_a)?.kind, HandshakeKind::Full);
+    let redeemed = tls::handshake(&client, &on_b)?;
+    assert_eq!(redeemed.kind, HandshakeKind::Resumed);
+    assert_eq!(tls::handshake(&client, &on_a)?.kind, HandshakeKind::Resumed);
+    // Replaying the redeemed ClientHello on either server: a full handshake.
+    for server in [&on_a, &on_b] {
+        let mut conn = rustls::ServerConnection::new(server.clone())?;
+        tls::feed(&mut conn, &redeemed.client_hello)?;
+        assert_eq!(conn.handshake_kind(), Some(HandshakeKind::Full), "a replay");
+    }
+    assert_eq!(a.tier_stats().errors + b.tier_stats().errors, 0);
+    Ok(())
+}

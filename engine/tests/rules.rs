@@ -237,7 +237,11 @@ fn remove_id_reports_only_what_it_removed() {
         assert_eq!(cache.len(), 1);
         assert_eq!(cache.debug_sizes().0, 1);
         let stats = cache.stats();
-        assert_eq!((stats.number, stats.hits, stats.misses), (1, 0, 0), "no counting");
+        assert_eq!(
+            (stats.number, stats.hits, stats.misses),
+            (1, 0, 0),
+            "no counting"
+        );
     }
 }
 

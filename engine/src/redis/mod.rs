@@ -1,97 +1,352 @@
-//! A shared second tier in Redis (feature `redis`). API SKETCH: bodies to come.
-#![allow(missing_docs, dead_code, unused_variables)]
+//! A shared second tier in Redis, so a fleet of TLS servers resume each
+//! other's sessions (feature `redis`).
+//!
+//! ```text
+//!             store                lookup                 take / remove_id
+//!               │                    │                          │
+//!   ┌───────────▼────────────────────▼──────────────────────────▼─────────┐
+//!   │ local SessionCache (lock-free; hits never leave the machine)        │
+//!   └───────┬─────────────────────┬───────────────────────┬───────────────┘
+//!   on_new: │ SET key v EX ttl    │ on_get (local miss):  │ GETDEL key (take: Redis
+//!           │                     │ GET key, fill local   │ decides the one winner)
+//!           ▼                     ▼                       ▼ DEL key (remove)
+//!   ┌─────────────────────────────────────────────────────────────────────┐
+//!   │ Redis: prefix‖id → 0x01‖time‖timeout‖value, TTL = remaining life    │
+//!   │ channel prefix‖"invalidate": node‖id  ──▶ other caches drop their copy │
+//!   └─────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! - **Store** writes the session through with its remaining lifetime as
+//!   the key's TTL (the engine's `on_new` hook, so it happens on
+//!   [`SessionStore::store`] after the local add).
+//! - **Lookup** is the local cache's; on a local miss its `on_get` hook asks
+//!   Redis, and a session found there is added locally, so the next lookup
+//!   on this machine is a local hit.
+//! - **take** is single use across the fleet: the local copy is removed
+//!   and Redis's atomic `GETDEL` (with a `PUBLISH` in the same script)
+//!   picks the one winner among every cache that tries. While Redis cannot
+//!   be reached, the local cache decides alone.
+//! - **remove_id** removes the local copy, deletes the key and publishes an
+//!   invalidation; every other cache's listener removes its copy.
+//! - Flush, expiry and eviction stay local: Redis forgets a session by its
+//!   TTL, and a session evicted here may still serve another machine.
+//!
+//! **Failures never reach the caller.** Every Redis operation runs within
+//! [`RedisConfig::timeout`] (pool checkout, connect, send and answer
+//! together); a failure is counted in [`TierStats::errors`], logged once
+//! per outage through the `log` crate, and opens a breaker: for
+//! [`RedisConfig::retry_after`] operations go to the local cache only
+//! (counted in `skipped`). The next operation after that tries again, and a
+//! connection that failed is never reused. The listener reconnects by
+//! itself.
+//!
+//! **Limits.** Invalidations published while a listener is disconnected
+//! are lost (the copies concerned live until they expire locally). A
+//! session stored while Redis was unreachable exists only locally, so
+//! other machines cannot resume it and a `take` of it made once Redis is
+//! back finds no winner in Redis and fails: a full handshake, never a
+//! second use. A lookup that races a remove on another machine may fill
+//! the local cache with the session just removed.
 
+mod codec;
+mod config;
+mod link;
+mod subscriber;
+
+use core::fmt;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::{CacheBuilder, Session, SessionCache, SessionStore};
+use redis::Script;
 
-/// A bad Redis configuration.
-#[derive(Debug)]
-pub struct ConfigError(String);
+pub use config::{ConfigError, RedisConfig};
+use link::{Counters, Link};
+use subscriber::NODE_LEN;
 
-/// Redis settings.
-#[derive(Debug, Clone)]
-pub struct RedisConfig {
-    url: String,
-}
+use crate::sync::{AtomicBool, Ordering};
+use crate::{CacheBuilder, Clock, Session, SessionCache, SessionStore, SystemClock};
 
-impl RedisConfig {
-    /// Settings for the server at `url` (`redis://host:port/db`).
-    pub fn new(url: &str) -> Result<Self, ConfigError> {
-        todo!()
-    }
-    /// Bound on each Redis round trip (default 50 ms).
-    pub fn timeout(self, t: Duration) -> Self {
-        self
-    }
-    /// Pooled connections (default 16).
-    pub fn pool_size(self, n: u32) -> Self {
-        self
-    }
-    /// Key prefix (default `sesscache:`).
-    pub fn key_prefix(self, prefix: &str) -> Self {
-        self
-    }
-    /// How long Redis is skipped after a failure (default 1 s).
-    pub fn retry_after(self, t: Duration) -> Self {
-        self
-    }
-}
-
-/// Counters of the tier.
+/// What the Redis tier did, counted since the cache was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TierStats {
+    /// Sessions written through to Redis.
     pub writes: u64,
+    /// Local misses that asked Redis.
     pub reads: u64,
+    /// Of those, how many Redis answered with a session (including takes
+    /// Redis granted).
     pub read_hits: u64,
+    /// Keys deleted by `remove_id` or `take`.
     pub deletes: u64,
+    /// Operations that failed or ran out of time.
     pub errors: u64,
+    /// Operations not tried because Redis had just failed.
     pub skipped: u64,
+    /// Local sessions removed because another cache removed or took them.
     pub invalidations: u64,
 }
 
-/// A local SessionCache with Redis behind it.
+/// A local [`SessionCache`] with a shared second tier in Redis.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use sesscache::redis::{RedisConfig, TieredCache};
+/// use sesscache::{SessionCache, SessionStore};
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/")?;
+/// let cache = Arc::new(TieredCache::new(
+///     SessionCache::<Vec<u8>>::builder().capacity(100_000),
+///     config,
+/// )?);
+/// let s = cache.new_session(b"session-id", b"der".to_vec())?;
+/// cache.store(&s); // local add, then SET in Redis with the remaining TTL
+/// // On another machine, a local miss finds it in Redis.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct TieredCache<V> {
     local: Arc<SessionCache<V>>,
+    link: Arc<Link>,
+    node: [u8; NODE_LEN],
+    stop: Arc<AtomicBool>,
 }
 
+/// Take = GETDEL plus an invalidation when there was something to take,
+/// atomically.
+const TAKE: &str = r"
+local v = redis.call('GETDEL', KEYS[1])
+if v then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return v";
+
 impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
-    /// The local cache `builder` describes, with Redis behind it.
-    pub fn new(builder: CacheBuilder<V>, config: RedisConfig) -> Self {
-        todo!()
+    /// The local cache `builder` describes (its own hooks are kept and run
+    /// first), with the Redis tier `config` behind it. Nothing is
+    /// connected yet: a Redis that is down now is not an error.
+    ///
+    /// # Errors
+    /// [`ConfigError::ZeroTimeout`] or [`ConfigError::ZeroPoolSize`].
+    pub fn new(mut builder: CacheBuilder<V>, config: RedisConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let link = Arc::new(Link::new(config));
+
+        // The write-through needs the cache's time for the TTL.
+        let clock: Arc<dyn Clock> =
+            Arc::from(std::mem::replace(&mut builder.clock, Box::new(SystemClock)));
+        builder.clock = Box::new(SharedClock(clock.clone()));
+
+        let user_new = builder.on_new.take();
+        let writer = link.clone();
+        builder = builder.on_new(move |s| {
+            if let Some(hook) = &user_new {
+                hook(s);
+            }
+            write_through(&writer, s, clock.now());
+        });
+
+        let user_get = builder.on_get.take();
+        let reader = link.clone();
+        builder = builder.on_get(move |id| {
+            read_through(&reader, id).or_else(|| user_get.as_ref().and_then(|hook| hook(id)))
+        });
+
+        let local = Arc::new(builder.build());
+        let node = node_name();
+        let stop = Arc::new(AtomicBool::new(false));
+        subscriber::spawn(link.clone(), node, Arc::downgrade(&local), stop.clone());
+        Ok(TieredCache {
+            local,
+            link,
+            node,
+            stop,
+        })
     }
+
+    /// The local cache: statistics, flush, capacity, and operations that
+    /// should not touch Redis.
     pub fn local(&self) -> &SessionCache<V> {
         &self.local
     }
+
+    /// What the tier did.
     pub fn tier_stats(&self) -> TierStats {
-        todo!()
+        let c = &self.link.counters;
+        // Relaxed: statistics.
+        let get = |a: &crate::sync::AtomicU64| a.load(Ordering::Relaxed);
+        TierStats {
+            writes: get(&c.writes),
+            reads: get(&c.reads),
+            read_hits: get(&c.read_hits),
+            deletes: get(&c.deletes),
+            errors: get(&c.errors),
+            skipped: get(&c.skipped),
+            invalidations: get(&c.invalidations),
+        }
     }
+
+    /// Flushes the local cache ([`SessionCache::flush`]); Redis forgets
+    /// expired sessions by their TTL.
     pub fn flush(&self, t: u64) -> usize {
         self.local.flush(t)
     }
+
+    fn invalidation(&self, id: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(NODE_LEN + id.len());
+        m.extend_from_slice(&self.node);
+        m.extend_from_slice(id);
+        m
+    }
+
+    fn key(&self, id: &[u8]) -> Vec<u8> {
+        codec::key(&self.link.config.prefix, id)
+    }
+
+    fn channel(&self) -> Vec<u8> {
+        subscriber::channel(&self.link.config.prefix)
+    }
+}
+
+impl<V> Drop for TieredCache<V> {
+    fn drop(&mut self) {
+        // Relaxed: the listener polls the flag; it also sees the cache's
+        // last strong reference go.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<V> fmt::Debug for TieredCache<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TieredCache")
+            .field("redis", &self.link.config.url)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The builder's clock, shared with the write-through hook.
+struct SharedClock(Arc<dyn Clock>);
+
+impl Clock for SharedClock {
+    fn now(&self) -> u64 {
+        self.0.now()
+    }
+}
+
+fn write_through<V: AsRef<[u8]>>(link: &Link, s: &Arc<Session<V>>, now: u64) {
+    let Some(ttl) = codec::ttl(s, now) else {
+        return;
+    };
+    let key = codec::key(&link.config.prefix, s.id());
+    let value = codec::encode(s);
+    let done = link.run("store a session", |c| {
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(&value)
+            .arg("EX")
+            .arg(ttl)
+            .query::<()>(c)
+    });
+    if done.is_some() {
+        Counters::bump(&link.counters.writes);
+    }
+}
+
+fn read_through<V: From<Vec<u8>>>(link: &Link, id: &[u8]) -> Option<Arc<Session<V>>> {
+    let key = codec::key(&link.config.prefix, id);
+    let bytes = link.run("look a session up", |c| {
+        redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c)
+    });
+    Counters::bump(&link.counters.reads);
+    let session = codec::decode(id, bytes??)?;
+    Counters::bump(&link.counters.read_hits);
+    Some(Arc::new(session))
+}
+
+/// 16 bytes that name this cache among all caches sharing the Redis.
+fn node_name() -> [u8; NODE_LEN] {
+    let mut out = [0u8; NODE_LEN];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = RandomState::new().build_hasher();
+        h.write_usize(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    out
 }
 
 impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for TieredCache<V> {
     fn now(&self) -> u64 {
         self.local.now()
     }
+
     fn timeout(&self) -> u64 {
         self.local.timeout()
     }
+
+    /// [`SessionCache::store`], then a write-through to Redis with the
+    /// session's remaining lifetime as TTL.
     fn store(&self, session: &Arc<Session<V>>) {
-        todo!()
+        self.local.store(session);
     }
+
+    /// [`SessionCache::lookup`]; a local miss asks Redis.
     fn lookup(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
-        todo!()
+        self.local.lookup(id)
     }
+
     fn lookup_with<R>(&self, id: &[u8], f: impl FnOnce(&Session<V>) -> R) -> Option<R> {
-        todo!()
+        self.local.lookup_with(id, f)
     }
+
+    /// Removes the session here and in Redis, and tells the other caches.
     fn remove_id(&self, id: &[u8]) -> bool {
-        todo!()
+        let here = self.local.remove_id(id);
+        let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
+        let deleted = self.link.run("remove a session", |c| {
+            redis::pipe()
+                .cmd("DEL")
+                .arg(&key)
+                .cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&msg)
+                .ignore()
+                .query::<(u64,)>(c)
+        });
+        let there = matches!(deleted, Some((n,)) if n > 0);
+        if there {
+            Counters::bump(&self.link.counters.deletes);
+        }
+        here || there
     }
+
+    /// Single use across every cache sharing the Redis: the local copy is
+    /// removed and Redis's `GETDEL` decides the winner; with Redis
+    /// unreachable, the local cache decides.
     fn take(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
-        todo!()
+        let here = self.local.take(id);
+        let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
+        let answer = self.link.run("take a session", |c| {
+            Script::new(TAKE)
+                .key(&key)
+                .arg(&channel)
+                .arg(&msg)
+                .invoke::<Option<Vec<u8>>>(c)
+        });
+        let Some(answer) = answer else {
+            return here;
+        };
+        let bytes = answer?;
+        Counters::bump(&self.link.counters.deletes);
+        Counters::bump(&self.link.counters.read_hits);
+        if here.is_some() {
+            return here;
+        }
+        let session: Session<V> = codec::decode(id, bytes)?;
+        session.mark_not_resumable();
+        (!session.is_expired_at(self.local.now())).then(|| Arc::new(session))
     }
 }

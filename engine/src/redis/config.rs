@@ -1,0 +1,140 @@
+//! Settings of the Redis tier.
+
+use core::fmt;
+use std::time::Duration;
+
+/// What is wrong with a Redis tier's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL is not one the `redis` crate accepts.
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The timeout must be longer than zero.
+    ZeroTimeout,
+    /// The pool must hold at least one connection.
+    ZeroPoolSize,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::BadUrl { url, reason } => write!(
+                f,
+                "bad Redis URL {url:?}: {reason} (expected redis://[user:password@]host[:port][/db])"
+            ),
+            ConfigError::ZeroTimeout => f.write_str("the Redis timeout must be longer than zero"),
+            ConfigError::ZeroPoolSize => {
+                f.write_str("the Redis connection pool must hold at least one connection")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the Redis tier is and how patient it is.
+///
+/// ```
+/// use std::time::Duration;
+/// use sesscache::redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/0")?
+///     .timeout(Duration::from_millis(20))
+///     .pool_size(32)
+///     .key_prefix("edge-tls:");
+/// assert!(RedisConfig::new("http://nope").is_err());
+/// # Ok::<(), sesscache::redis::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub(crate) client: redis::Client,
+    pub(crate) url: String,
+    pub(crate) timeout: Duration,
+    pub(crate) pool_size: u32,
+    pub(crate) prefix: Vec<u8>,
+    pub(crate) retry_after: Duration,
+}
+
+impl RedisConfig {
+    /// Default bound on one Redis operation.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
+    /// Default number of pooled connections.
+    pub const DEFAULT_POOL_SIZE: u32 = 16;
+    /// Default prefix of every key (and of the invalidation channel).
+    pub const DEFAULT_PREFIX: &'static str = "sesscache:";
+    /// Default pause after a failure before Redis is tried again.
+    pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+    /// Settings for the server at `url`:
+    /// `redis://[user:password@]host[:port][/db]` or `unix:///path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadUrl`] for a URL the `redis` crate does not accept.
+    /// Nothing is connected yet: an unreachable server is not an error.
+    pub fn new(url: &str) -> Result<Self, ConfigError> {
+        let client = redis::Client::open(url).map_err(|e| ConfigError::BadUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(RedisConfig {
+            client,
+            url: url.to_owned(),
+            timeout: Self::DEFAULT_TIMEOUT,
+            pool_size: Self::DEFAULT_POOL_SIZE,
+            prefix: Self::DEFAULT_PREFIX.as_bytes().to_vec(),
+            retry_after: Self::DEFAULT_RETRY_AFTER,
+        })
+    }
+
+    /// The longest a cache operation waits for Redis: checking out a pooled
+    /// connection (or connecting), sending and reading the answer all fit
+    /// in it. An operation that runs out of time counts as an error and the
+    /// cache carries on without Redis. Default 50 ms.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many connections the pool keeps open at most. Default 16.
+    pub fn pool_size(mut self, n: u32) -> Self {
+        self.pool_size = n;
+        self
+    }
+
+    /// The prefix of every key the tier writes; the invalidation channel is
+    /// the prefix followed by `invalidate`. Caches that share sessions must
+    /// use the same prefix. Default `sesscache:`.
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.as_bytes().to_vec();
+        self
+    }
+
+    /// After a failed operation, Redis is left alone this long: operations
+    /// in between go to the local cache only (counted as `skipped`), so an
+    /// unreachable Redis costs one timeout per interval, not one per
+    /// handshake. Default 1 s.
+    pub fn retry_after(mut self, pause: Duration) -> Self {
+        self.retry_after = pause;
+        self
+    }
+
+    /// The URL given to [`new`](Self::new).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::ZeroPoolSize);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! The invalidation listener: removes from the local cache the sessions
+//! other caches removed or took.
+//!
+//! Every tier subscribes to `prefix ‖ "invalidate"`. A cache that removes
+//! or takes a session publishes `node ‖ id`, where `node` is 16 random
+//! bytes naming the publishing cache, so it can ignore its own messages.
+//! The listener runs on its own thread, reconnects after any failure, and
+//! stops within [`POLL`] of its cache being dropped. Messages published
+//! while it is disconnected are lost; the copies they concerned live on in
+//! the local cache until they expire, are evicted or are flushed.
+
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::Duration;
+
+use super::link::{Counters, Link};
+use crate::sync::{AtomicBool, Ordering};
+use crate::SessionCache;
+
+/// How often the listener looks up from a quiet channel to see whether it
+/// should stop.
+pub(crate) const POLL: Duration = Duration::from_millis(100);
+/// Length of a cache's node name.
+pub(crate) const NODE_LEN: usize = 16;
+
+/// The channel invalidations travel on.
+pub(crate) fn channel(prefix: &[u8]) -> Vec<u8> {
+    let mut c = prefix.to_vec();
+    c.extend_from_slice(b"invalidate");
+    c
+}
+
+/// Starts the listener for `cache`.
+pub(crate) fn spawn<V: Send + Sync + 'static>(
+    link: Arc<Link>,
+    node: [u8; NODE_LEN],
+    cache: Weak<SessionCache<V>>,
+    stop: Arc<AtomicBool>,
+) {
+    let name = "sesscache-redis-invalidate".to_owned();
+    let spawned = thread::Builder::new()
+        .name(name)
+        .spawn(move || listen(&link, &node, &cache, &stop));
+    if let Err(e) = spawned {
+        log::error!("could not start the redis invalidation listener: {e}");
+    }
+}
+
+fn stopped<V>(stop: &AtomicBool, cache: &Weak<SessionCache<V>>) -> bool {
+    // Relaxed: a flag polled in a loop; nothing is published through it.
+    stop.load(Ordering::Relaxed) || cache.strong_count() == 0
+}
+
+fn listen<V: Send + Sync + 'static>(
+    link: &Link,
+    node: &[u8; NODE_LEN],
+    cache: &Weak<SessionCache<V>>,
+    stop: &AtomicBool,
+) {
+    let channel = channel(&link.config.prefix);
+    while !stopped(stop, cache) {
+        if let Err(e) = session(link, &channel, node, cache, stop) {
+            log::debug!("redis invalidation listener: {e}; reconnecting");
+        }
+        // Pause before reconnecting, in short steps so a drop is noticed.
+        let mut waited = Duration::ZERO;
+        while waited < link.config.retry_after && !stopped(stop, cache) {
+            thread::sleep(POLL);
+            waited += POLL;
+        }
+    }
+}
+
+/// One connection's worth of listening; returns on failure or stop.
+fn session<V: Send + Sync + 'static>(
+    link: &Link,
+    channel: &[u8],
+    node: &[u8; NODE_LEN],
+    cache: &Weak<SessionCache<V>>,
+    stop: &AtomicBool,
+) -> redis::RedisResult<()> {
+    let mut conn = link
+        .config
+        .client
+        .get_connection_with_timeout(link.config.timeout)?;
+    conn.set_write_timeout(Some(link.config.timeout))?;
+    let mut pubsub = conn.as_pubsub();
+    pubsub.set_read_timeout(Some(link.config.timeout.max(POLL)))?;
+    pubsub.subscribe(channel)?;
+    pubsub.set_read_timeout(Some(POLL))?;
+    loop {
+        if stopped(stop, cache) {
+            return Ok(());
+        }
+        let msg = match pubsub.get_message() {
+            Ok(msg) => msg,
+            Err(e) if e.is_timeout() => continue,
+            Err(e) => return Err(e),
+        };
+        let payload = msg.get_payload_bytes();
+        let Some((from, id)) = payload.split_first_chunk::<NODE_LEN>() else {
+            continue;
+        };
+        if from == node {
+            continue;
+        }
+        let Some(cache) = cache.upgrade() else {
+            return Ok(());
+        };
+        if cache.remove_id(id) {
+            Counters::bump(&link.counters.invalidations);
+        }
+    }
+}
