@@ -145,6 +145,8 @@ enum Op {
     },
     Add(Index),
     Remove(Index),
+    /// `cache.remove_id(IDS[id])`.
+    RemoveId(usize),
     Store(Index),
     /// `n` stores in a row: of fresh sessions (ids cycling from `id`, time
     /// `time`, timeouts cycling through [`TIMEOUTS`]) or, if not `fresh`, of
@@ -458,6 +460,18 @@ impl Model {
         found
     }
 
+    fn remove_id(&mut self, id: &[u8]) -> bool {
+        if id_error(id).is_some() {
+            return false;
+        }
+        let Some(pos) = self.find(id) else {
+            return false;
+        };
+        let h = self.cache.remove(pos).handle;
+        self.report_removed(h);
+        true
+    }
+
     fn contains(&self, id: &[u8]) -> bool {
         id_error(id).is_none() && self.find(id).is_some()
     }
@@ -765,6 +779,10 @@ fn run_case(cfg: &CaseConfig, ops: &[Op], coverage: &Coverage) -> TestCaseResult
                     prop_assert_eq!(got, model.remove(h), "remove({}) at step {}", h, step);
                 }
             }
+            Op::RemoveId(id) => {
+                let got = real.cache.remove_id(IDS[id]);
+                prop_assert_eq!(got, model.remove_id(IDS[id]), "remove_id at step {}", step);
+            }
             Op::Store(ref i) => {
                 if let Some(h) = pick(i, real.handles.len()) {
                     real.cache.store(&real.handles[h]);
@@ -893,6 +911,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => id_strategy().prop_map(|id| Op::NewFromCache { id }),
         8 => any::<Index>().prop_map(Op::Add),
         4 => any::<Index>().prop_map(Op::Remove),
+        2 => id_strategy().prop_map(Op::RemoveId),
         5 => any::<Index>().prop_map(Op::Store),
         // Mostly long enough to reach the 255th store; the short arm comes
         // first so a failing case shrinks towards few stores.
