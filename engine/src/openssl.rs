@@ -18,8 +18,9 @@
 //! clock. OpenSSL checks the decoded session's own time and timeout again.
 //!
 //! For TLS 1.3, OpenSSL consults the session cache only for stateful
-//! tickets: set `SslOptions::NO_TICKET` on the context, otherwise it issues
-//! stateless tickets that carry the whole session and never reach a cache.
+//! tickets, so [`install`] sets `SslOptions::NO_TICKET`: otherwise OpenSSL
+//! issues stateless tickets that carry the whole session and never reach a
+//! cache.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -46,10 +47,13 @@ use crate::{Session, SessionStore};
 const SSL_OP_NO_ANTI_REPLAY: u64 = 0x0100_0000;
 
 /// Makes `store` the session cache of the contexts `builder` builds: sets
-/// the cache mode to `SERVER | NO_INTERNAL`, sets `SSL_OP_NO_ANTI_REPLAY`
-/// (OpenSSL's anti-replay needs its internal cache; the adapter's `take`
-/// makes each TLS 1.3 ticket single use instead) and installs the new, get
-/// and remove callbacks. The callbacks never panic: a session that cannot be
+/// the cache mode to `SERVER | NO_INTERNAL`, sets `SSL_OP_NO_TICKET` (no
+/// stateless tickets: TLS 1.3 tickets are stateful, kept in the cache) and
+/// `SSL_OP_NO_ANTI_REPLAY` (OpenSSL's anti-replay needs its internal cache;
+/// the adapter's `take` makes each TLS 1.3 ticket single use instead), and
+/// installs the new, get and remove callbacks. Clearing `NO_TICKET`
+/// afterwards would bring back stateless tickets, which bypass the cache
+/// and its single use. The callbacks never panic: a session that cannot be
 /// encoded or decoded, or whose id the cache cannot hold, is simply not
 /// cached or not found (the handshake is then a full one).
 ///
@@ -58,11 +62,15 @@ const SSL_OP_NO_ANTI_REPLAY: u64 = 0x0100_0000;
 /// choose.
 pub fn install<S: SessionStore<Vec<u8>> + 'static>(builder: &mut SslContextBuilder, store: Arc<S>) {
     builder.set_session_cache_mode(SslSessionCacheMode::SERVER | SslSessionCacheMode::NO_INTERNAL);
-    // With early data enabled, OpenSSL's own anti-replay accepts a TLS 1.3
-    // ticket only if removing it from its internal table succeeds; that
-    // table is empty here, so every ticket would be refused after `take`
-    // had used it up. `take` is the anti-replay: each ticket resumes once.
-    builder.set_options(SslOptions::from_bits_retain(SSL_OP_NO_ANTI_REPLAY));
+    // No stateless tickets: every session lives in the cache, and each
+    // TLS 1.3 ticket is a stateful one that `take` redeems once. That is
+    // the anti-replay, so OpenSSL's own is turned off: with early data
+    // enabled it accepts a ticket only if removing it from its internal
+    // table succeeds, and that table is empty here. (Turning it off while
+    // stateless tickets were still issued would accept replayed 0-RTT
+    // data; NO_TICKET rules that out.)
+    builder
+        .set_options(SslOptions::NO_TICKET | SslOptions::from_bits_retain(SSL_OP_NO_ANTI_REPLAY));
 
     let on_new = store.clone();
     builder.set_new_session_callback(move |_ssl: &mut SslRef, session: SslSession| {

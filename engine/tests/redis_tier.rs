@@ -166,7 +166,73 @@ fn bad_settings_are_typed_errors() {
         Err(ConfigError::ZeroTimeout)
     );
     assert_eq!(build(ok().pool_size(0)), Err(ConfigError::ZeroPoolSize));
+    assert_eq!(
+        build(ok().timeout(Duration::from_secs(u64::MAX))),
+        Err(ConfigError::TimeoutTooLong)
+    );
+    assert_eq!(build(ok().key_prefix("")), Err(ConfigError::EmptyPrefix));
     assert_eq!(build(ok()), Ok(()), "an unreachable server is not an error");
+}
+
+#[test]
+fn ids_no_session_can_have_never_reach_redis() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let cache = tiered(&redis, &clock);
+    // A key outside the tier's own sessions, as a client could name it.
+    assert_eq!(
+        redis
+            .query(&["SET", "test:not-a-session-id-of-32-bytes-or-less", "x"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let long = b"not-a-session-id-of-32-bytes-or-less";
+    assert!(long.len() > 32);
+    assert!(cache.take(long).is_none());
+    assert!(!cache.remove_id(long));
+    assert!(cache.take(b"").is_none() && !cache.remove_id(b""));
+    assert_eq!(
+        redis
+            .query(&["EXISTS", "test:not-a-session-id-of-32-bytes-or-less"])
+            .as_deref(),
+        Some(":1")
+    );
+    assert_eq!(cache.tier_stats().deletes + cache.tier_stats().errors, 0);
+}
+
+#[test]
+fn an_error_answer_is_not_an_outage() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let cache = tiered(&redis, &clock);
+    let s = cache.new_session(&id(1), vec![1; 10]).unwrap();
+    cache.store(&s);
+    // Redis answers writes with an error (out of memory, no eviction).
+    assert_eq!(
+        redis
+            .query(&["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+            .as_deref(),
+        Some("+OK")
+    );
+    assert_eq!(
+        redis.query(&["CONFIG", "SET", "maxmemory", "1"]).as_deref(),
+        Some("+OK")
+    );
+    cache.store(&cache.new_session(&id(2), vec![2; 10]).unwrap());
+    let after = cache.tier_stats();
+    assert_eq!((after.writes, after.errors), (1, 1), "{after:?}");
+    // Reads still go to Redis: the breaker did not open.
+    let other = tiered(&redis, &clock);
+    assert!(
+        other.lookup(&id(1)).is_some(),
+        "read through, despite the refused write"
+    );
+    assert_eq!(
+        (other.tier_stats().read_hits, other.tier_stats().skipped),
+        (1, 0)
+    );
+    assert!(cache.lookup(&id(3)).is_none());
+    assert_eq!(cache.tier_stats().skipped, 0, "no outage was declared");
 }
 
 #[test]
@@ -220,7 +286,12 @@ fn remove_in_a_is_seen_by_b() {
     redis.wait_listeners(3);
     for n in 0..20 {
         a.store(&a.new_session(&id(n), vec![n as u8; 100]).unwrap());
-        assert!(b.lookup(&id(n)).is_some(), "B now holds a local copy");
+        assert!(
+            b.lookup(&id(n)).is_some(),
+            "B now holds a local copy: {:?} {:?}",
+            a.tier_stats(),
+            b.tier_stats()
+        );
     }
     assert_eq!(b.local().len(), 20);
     for n in 0..10 {
@@ -327,8 +398,12 @@ fn redis_down_never_reaches_the_caller_and_restarted_redis_shares_again() {
         );
     }
     assert!(
-        a.take(&id(150)).is_some(),
-        "the local cache decides while Redis is down"
+        a.take(&id(150)).is_none(),
+        "no winner without Redis: fail closed"
+    );
+    assert!(
+        !a.local().contains(&id(150)),
+        "the local copy is gone all the same"
     );
     assert!(a.remove_id(&id(151)));
     stop.store(true, Ordering::Relaxed);

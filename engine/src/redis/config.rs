@@ -16,8 +16,13 @@ pub enum ConfigError {
     },
     /// The timeout must be longer than zero.
     ZeroTimeout,
+    /// The timeout must be at most [`RedisConfig::MAX_TIMEOUT`].
+    TimeoutTooLong,
     /// The pool must hold at least one connection.
     ZeroPoolSize,
+    /// The key prefix must not be empty: the tier deletes keys made of the
+    /// prefix and ids that clients send.
+    EmptyPrefix,
 }
 
 impl fmt::Display for ConfigError {
@@ -28,6 +33,14 @@ impl fmt::Display for ConfigError {
                 "bad Redis URL {url:?}: {reason} (expected redis://[user:password@]host[:port][/db])"
             ),
             ConfigError::ZeroTimeout => f.write_str("the Redis timeout must be longer than zero"),
+            ConfigError::TimeoutTooLong => write!(
+                f,
+                "the Redis timeout must be at most {:?}: it bounds a wait inside a TLS handshake",
+                RedisConfig::MAX_TIMEOUT
+            ),
+            ConfigError::EmptyPrefix => f.write_str(
+                "the Redis key prefix must not be empty: keys are the prefix followed by client-sent ids",
+            ),
             ConfigError::ZeroPoolSize => {
                 f.write_str("the Redis connection pool must hold at least one connection")
             }
@@ -65,6 +78,8 @@ impl RedisConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
     /// Default number of pooled connections.
     pub const DEFAULT_POOL_SIZE: u32 = 16;
+    /// The longest timeout accepted.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default prefix of every key (and of the invalidation channel).
     pub const DEFAULT_PREFIX: &'static str = "sesscache:";
     /// Default pause after a failure before Redis is tried again.
@@ -91,10 +106,11 @@ impl RedisConfig {
         })
     }
 
-    /// The longest a cache operation waits for Redis: checking out a pooled
-    /// connection (or connecting), sending and reading the answer all fit
-    /// in it. An operation that runs out of time counts as an error and the
-    /// cache carries on without Redis. Default 50 ms.
+    /// How long a cache operation waits for Redis: every wait (for a
+    /// pooled connection, on the socket) is bounded by what is left of it.
+    /// An operation that runs out of time counts as an error and the cache
+    /// carries on without Redis. Default 50 ms; at most
+    /// [`MAX_TIMEOUT`](Self::MAX_TIMEOUT).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -108,7 +124,7 @@ impl RedisConfig {
 
     /// The prefix of every key the tier writes; the invalidation channel is
     /// the prefix followed by `invalidate`. Caches that share sessions must
-    /// use the same prefix. Default `sesscache:`.
+    /// use the same prefix; it must not be empty. Default `sesscache:`.
     pub fn key_prefix(mut self, prefix: &str) -> Self {
         self.prefix = prefix.as_bytes().to_vec();
         self
@@ -131,6 +147,12 @@ impl RedisConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout);
+        }
+        if self.timeout > Self::MAX_TIMEOUT {
+            return Err(ConfigError::TimeoutTooLong);
+        }
+        if self.prefix.is_empty() {
+            return Err(ConfigError::EmptyPrefix);
         }
         if self.pool_size == 0 {
             return Err(ConfigError::ZeroPoolSize);

@@ -9,20 +9,29 @@
 //!                                                            DOWN for another pause if not
 //! ```
 //!
-//! A connection that saw any error is discarded rather than reused: after
-//! a timeout its late answer could otherwise be read as the answer to the
-//! next command.
+//! A connection that saw a transport error (I/O, timeout, dropped) is
+//! discarded rather than reused: after a timeout its late answer could
+//! otherwise be read as the answer to the next command. Such an error also
+//! bumps a generation number, and connections of an older generation are
+//! discarded at checkout: after a restart or a failover every idle pooled
+//! connection is dead, and they go at once instead of one failure each.
+//! An error *answer* from the server (out of memory, read-only replica)
+//! is counted but is not an outage: it neither opens the breaker nor
+//! costs the connection.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::{Cmd, Connection, ConnectionLike, RedisError, RedisResult};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::config::RedisConfig;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
-/// A pooled connection and whether it may be reused.
+/// A pooled connection, its generation, and whether it may be reused.
 pub(crate) struct Conn {
     inner: Connection,
+    generation: u64,
     broken: bool,
 }
 
@@ -31,6 +40,7 @@ pub(crate) struct Conn {
 pub(crate) struct Manager {
     client: redis::Client,
     timeout: Duration,
+    generation: Arc<AtomicU64>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -38,9 +48,13 @@ impl r2d2::ManageConnection for Manager {
     type Error = RedisError;
 
     fn connect(&self) -> RedisResult<Conn> {
+        // Relaxed: a connection made just after a bump may carry the old
+        // number and be discarded once more; that is all.
+        let generation = self.generation.load(Ordering::Relaxed);
         let inner = self.client.get_connection_with_timeout(self.timeout)?;
         Ok(Conn {
             inner,
+            generation,
             broken: false,
         })
     }
@@ -53,6 +67,12 @@ impl r2d2::ManageConnection for Manager {
         conn.broken || !conn.inner.is_open()
     }
 }
+
+/// How long r2d2 keeps retrying a connection in the background. Callers
+/// never wait this long (each waits at most its operation's timeout);
+/// a long value only makes r2d2's retries back off instead of hammering
+/// an unreachable server every few milliseconds.
+const BACKGROUND_CONNECT: Duration = Duration::from_secs(10);
 
 /// What the tier counts. Relaxed everywhere: these are statistics; nothing
 /// is ordered by them.
@@ -74,11 +94,19 @@ impl Counters {
     }
 }
 
+/// Whether an error means Redis (or the way to it) is unwell, rather than
+/// an error answer to one command.
+fn is_outage(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal()
+}
+
 /// The pool, the breaker and the counters.
 pub(crate) struct Link {
     pool: r2d2::Pool<Manager>,
     pub(crate) config: RedisConfig,
     pub(crate) counters: Counters,
+    /// Bumped by every transport error; older connections are discarded.
+    generation: Arc<AtomicU64>,
     /// 0 while Redis is up; otherwise the millisecond (after `epoch`) before
     /// which Redis is not tried.
     down_until: AtomicU64,
@@ -89,9 +117,11 @@ pub(crate) struct Link {
 
 impl Link {
     pub(crate) fn new(config: RedisConfig) -> Link {
+        let generation = Arc::new(AtomicU64::new(0));
         let manager = Manager {
             client: config.client.clone(),
             timeout: config.timeout,
+            generation: generation.clone(),
         };
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size)
@@ -99,7 +129,19 @@ impl Link {
             // stop the cache from being built.
             .min_idle(Some(0))
             .test_on_check_out(false)
-            .connection_timeout(config.timeout)
+            .connection_timeout(BACKGROUND_CONNECT)
+            // Two threads open connections for this pool (r2d2 would start
+            // three). No reaper: it would keep them alive for up to 30 s
+            // after the cache is dropped; a dead idle connection is caught
+            // by the generation check instead.
+            .thread_pool(Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(2)
+                    .thread_name_pattern("sesscache-redis-pool-{}")
+                    .build(),
+            ))
+            .idle_timeout(None)
+            .max_lifetime(None)
             // Failures are counted and logged by `run`, once per outage.
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
@@ -107,6 +149,7 @@ impl Link {
             pool,
             config,
             counters: Counters::default(),
+            generation,
             down_until: AtomicU64::new(0),
             up: AtomicBool::new(true),
             epoch: Instant::now(),
@@ -121,61 +164,99 @@ impl Link {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Runs `op` on a pooled connection within the configured timeout.
-    /// `None` when Redis was skipped (the breaker is open) or failed; the
-    /// failure is counted and, the first time in an outage, logged.
+    /// Whether Redis may be tried now: always while it is up; once the
+    /// pause is over, by exactly one caller (it pushes the pause on; the
+    /// rest keep skipping). A skip is counted.
+    fn may_try(&self) -> (bool, u64) {
+        // Relaxed: the breaker is advisory; a stale read only means one
+        // extra attempt or one extra skip.
+        let until = self.down_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return (true, until);
+        }
+        let now = self.now_ms();
+        let probe = now >= until
+            && self
+                .down_until
+                // Relaxed: as above; the CAS only elects one prober.
+                .compare_exchange(
+                    until,
+                    now.saturating_add(self.retry_ms()).max(1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if !probe {
+            Counters::bump(&self.counters.skipped);
+        }
+        (probe, until)
+    }
+
+    /// A pooled connection of the current generation, within `deadline`.
+    fn checkout(&self, deadline: Instant) -> Result<r2d2::PooledConnection<Manager>, String> {
+        loop {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| "timed out waiting for a connection".to_owned())?;
+            let mut conn = self.pool.get_timeout(left).map_err(|e| e.to_string())?;
+            // Relaxed: see `Manager::connect`.
+            if conn.generation >= self.generation.load(Ordering::Relaxed) {
+                let left = deadline
+                    .checked_duration_since(Instant::now())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| "timed out waiting for a connection".to_owned())?;
+                conn.inner
+                    .set_read_timeout(Some(left))
+                    .and_then(|()| conn.inner.set_write_timeout(Some(left)))
+                    .map_err(|e| {
+                        conn.broken = true;
+                        e.to_string()
+                    })?;
+                return Ok(conn);
+            }
+            // Made before a transport error: probably dead; never reused.
+            conn.broken = true;
+        }
+    }
+
+    /// Runs `op` on a pooled connection. `None` when Redis was skipped
+    /// (the breaker is open) or the operation failed; a failure is counted
+    /// and, the first time in an outage, logged.
+    ///
+    /// Every wait (for a connection, on the socket) is bounded by what is
+    /// left of the configured timeout when it starts; an answer that
+    /// trickles in a byte at a time can take longer in all.
     pub(crate) fn run<T>(
         &self,
         what: &str,
         op: impl FnOnce(&mut Connection) -> RedisResult<T>,
     ) -> Option<T> {
-        // Relaxed: the breaker is advisory; a stale read only means one
-        // extra attempt or one extra skip.
-        let until = self.down_until.load(Ordering::Relaxed);
-        let now = self.now_ms();
-        if until != 0 {
-            // Down: skip until the pause is over, then let exactly one
-            // caller probe (it pushes the pause on; the rest keep skipping).
-            let probe = now >= until
-                && self
-                    .down_until
-                    // Relaxed: as above; the CAS only elects one prober.
-                    .compare_exchange(
-                        until,
-                        now.saturating_add(self.retry_ms()),
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok();
-            if !probe {
-                Counters::bump(&self.counters.skipped);
-                return None;
-            }
+        let (go, until) = self.may_try();
+        if !go {
+            return None;
         }
-        let deadline = Instant::now() + self.config.timeout;
+        let deadline = Instant::now()
+            .checked_add(self.config.timeout)
+            .unwrap_or_else(Instant::now);
         let result = self
-            .pool
-            .get_timeout(self.config.timeout)
-            .map_err(|e| e.to_string())
+            .checkout(deadline)
+            .map_err(|e| (e, true))
             .and_then(|mut conn| {
-                let left = deadline
-                    .checked_duration_since(Instant::now())
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| "timed out waiting for a connection".to_owned())?;
-                let outcome = conn
-                    .inner
-                    .set_read_timeout(Some(left))
-                    .and_then(|()| conn.inner.set_write_timeout(Some(left)))
-                    .and_then(|()| op(&mut conn.inner));
-                outcome.map_err(|e| {
-                    conn.broken = true;
-                    e.to_string()
+                op(&mut conn.inner).map_err(|e| {
+                    let outage = is_outage(&e);
+                    if outage {
+                        conn.broken = true;
+                        // Relaxed: a hint for checkouts; nothing is published.
+                        self.generation.fetch_add(1, Ordering::Relaxed);
+                    }
+                    (e.to_string(), outage)
                 })
             });
         match result {
             Ok(v) => {
                 if until != 0 {
-                    // Relaxed: as above.
+                    // Relaxed: as in `may_try`.
                     self.down_until.store(0, Ordering::Relaxed);
                 }
                 // Relaxed: only for logging the recovery once.
@@ -187,9 +268,14 @@ impl Link {
                 }
                 Some(v)
             }
-            Err(e) => {
+            Err((e, false)) => {
                 Counters::bump(&self.counters.errors);
-                // Relaxed: see the load above. At least 1: 0 means up.
+                log::warn!("redis {} refused to {what}: {e}", self.config.url);
+                None
+            }
+            Err((e, true)) => {
+                Counters::bump(&self.counters.errors);
+                // Relaxed: as in `may_try`. At least 1: 0 means up.
                 let until = self.now_ms().saturating_add(self.retry_ms()).max(1);
                 self.down_until.store(until, Ordering::Relaxed);
                 // Relaxed: only for logging the outage once.

@@ -23,30 +23,43 @@
 //!   Redis, and a session found there is added locally, so the next lookup
 //!   on this machine is a local hit.
 //! - **take** is single use across the fleet: the local copy is removed
-//!   and Redis's atomic `GETDEL` (with a `PUBLISH` in the same script)
-//!   picks the one winner among every cache that tries. While Redis cannot
-//!   be reached, the local cache decides alone.
+//!   and a Lua script (`GET`, `DEL` and `PUBLISH`, atomic in Redis) picks
+//!   the one winner among every cache that tries. When Redis cannot decide
+//!   (unreachable, timed out, refused), nobody wins: `take` fails closed,
+//!   a full handshake rather than a possible second use.
 //! - **remove_id** removes the local copy, deletes the key and publishes an
 //!   invalidation; every other cache's listener removes its copy.
 //! - Flush, expiry and eviction stay local: Redis forgets a session by its
 //!   TTL, and a session evicted here may still serve another machine.
 //!
-//! **Failures never reach the caller.** Every Redis operation runs within
-//! [`RedisConfig::timeout`] (pool checkout, connect, send and answer
-//! together); a failure is counted in [`TierStats::errors`], logged once
-//! per outage through the `log` crate, and opens a breaker: for
-//! [`RedisConfig::retry_after`] operations go to the local cache only
-//! (counted in `skipped`). The next operation after that tries again, and a
-//! connection that failed is never reused. The listener reconnects by
-//! itself.
+//! **Failures never reach the caller.** Every wait of a Redis operation (for
+//! a pooled connection, on the socket) is bounded by what is left of
+//! [`RedisConfig::timeout`]; a failure is counted in
+//! [`TierStats::errors`], logged once per outage through the `log` crate,
+//! and opens a breaker: for [`RedisConfig::retry_after`] operations go to
+//! the local cache only (counted in `skipped`), then exactly one caller
+//! probes. A connection that failed is never reused, nor are the
+//! connections opened before it. An error *answer* (out of memory,
+//! read-only replica) is counted and logged but is not an outage. The
+//! listener reconnects by itself. Works with any Redis from 2.6 (Lua).
 //!
-//! **Limits.** Invalidations published while a listener is disconnected
-//! are lost (the copies concerned live until they expire locally). A
-//! session stored while Redis was unreachable exists only locally, so
-//! other machines cannot resume it and a `take` of it made once Redis is
-//! back finds no winner in Redis and fails: a full handshake, never a
-//! second use. A lookup that races a remove on another machine may fill
-//! the local cache with the session just removed.
+//! **Limits.**
+//! - Invalidations published while a listener is disconnected are lost (the
+//!   copies concerned live until they expire locally).
+//! - A session stored while Redis was unreachable exists only locally:
+//!   other machines cannot resume it, and its `take` fails (no winner in
+//!   Redis): a full handshake, never a second use.
+//! - A `remove_id` made while Redis is unreachable removes only the local
+//!   copy; Redis keeps the session until its TTL, and a later local miss
+//!   may read it back.
+//! - A read-through that races a remove (on this machine or another) may
+//!   fill the local cache with the session just removed.
+//! - An answer that trickles in can take longer than the timeout in all
+//!   (each socket wait is bounded, not their sum); a TLS 1.2 full
+//!   handshake makes two Redis operations (a lookup miss, then a store).
+//! - With OpenSSL, freeing a connection that ended without `close_notify`
+//!   removes its session (OpenSSL's rule), which here removes it from the
+//!   whole fleet.
 
 mod codec;
 mod config;
@@ -64,6 +77,7 @@ pub use config::{ConfigError, RedisConfig};
 use link::{Counters, Link};
 use subscriber::NODE_LEN;
 
+use crate::session::SessionId;
 use crate::sync::{AtomicBool, Ordering};
 use crate::{CacheBuilder, Clock, Session, SessionCache, SessionStore, SystemClock};
 
@@ -112,20 +126,25 @@ pub struct TieredCache<V> {
     stop: Arc<AtomicBool>,
 }
 
-/// Take = GETDEL plus an invalidation when there was something to take,
-/// atomically.
+/// Take = get and delete, plus an invalidation when there was something to
+/// take, atomically (GET and DEL rather than GETDEL, which needs Redis 6.2).
 const TAKE: &str = r"
-local v = redis.call('GETDEL', KEYS[1])
-if v then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
 return v";
 
 impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
-    /// The local cache `builder` describes (its own hooks are kept and run
-    /// first), with the Redis tier `config` behind it. Nothing is
+    /// The local cache `builder` describes, with the Redis tier `config`
+    /// behind it. The builder's own hooks are kept: its `on_new` runs before
+    /// the write-through; its `on_get` is asked when Redis has nothing. Nothing is
     /// connected yet: a Redis that is down now is not an error.
     ///
     /// # Errors
-    /// [`ConfigError::ZeroTimeout`] or [`ConfigError::ZeroPoolSize`].
+    /// [`ConfigError::ZeroTimeout`], [`ConfigError::TimeoutTooLong`],
+    /// [`ConfigError::ZeroPoolSize`] or [`ConfigError::EmptyPrefix`].
     pub fn new(mut builder: CacheBuilder<V>, config: RedisConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let link = Arc::new(Link::new(config));
@@ -255,9 +274,9 @@ fn read_through<V: From<Vec<u8>>>(link: &Link, id: &[u8]) -> Option<Arc<Session<
     let key = codec::key(&link.config.prefix, id);
     let bytes = link.run("look a session up", |c| {
         redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c)
-    });
+    })?;
     Counters::bump(&link.counters.reads);
-    let session = codec::decode(id, bytes??)?;
+    let session = codec::decode(id, bytes?)?;
     Counters::bump(&link.counters.read_hits);
     Some(Arc::new(session))
 }
@@ -304,6 +323,9 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
 
     /// Removes the session here and in Redis, and tells the other caches.
     fn remove_id(&self, id: &[u8]) -> bool {
+        if SessionId::new(id).is_err() {
+            return false; // no session can have this id, here or in Redis
+        }
         let here = self.local.remove_id(id);
         let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
         let deleted = self.link.run("remove a session", |c| {
@@ -324,9 +346,13 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
     }
 
     /// Single use across every cache sharing the Redis: the local copy is
-    /// removed and Redis's `GETDEL` decides the winner; with Redis
-    /// unreachable, the local cache decides.
+    /// removed, and Redis decides the one winner. When Redis cannot decide
+    /// (unreachable, timed out, refused), nobody wins: the caller gets
+    /// `None`, a full handshake rather than a possible second use.
     fn take(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
+        if SessionId::new(id).is_err() {
+            return None; // no session can have this id, here or in Redis
+        }
         let here = self.local.take(id);
         let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
         let answer = self.link.run("take a session", |c| {
@@ -336,16 +362,13 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
                 .arg(&msg)
                 .invoke::<Option<Vec<u8>>>(c)
         });
-        let Some(answer) = answer else {
-            return here;
-        };
-        let bytes = answer?;
+        let bytes = answer??;
         Counters::bump(&self.link.counters.deletes);
-        Counters::bump(&self.link.counters.read_hits);
         if here.is_some() {
             return here;
         }
         let session: Session<V> = codec::decode(id, bytes)?;
+        Counters::bump(&self.link.counters.read_hits);
         session.mark_not_resumable();
         (!session.is_expired_at(self.local.now())).then(|| Arc::new(session))
     }

@@ -62,11 +62,15 @@ fn listen<V: Send + Sync + 'static>(
         if let Err(e) = session(link, &channel, node, cache, stop) {
             log::debug!("redis invalidation listener: {e}; reconnecting");
         }
-        // Pause before reconnecting, in short steps so a drop is noticed.
+        // Pause before reconnecting (at least one POLL, so a zero
+        // `retry_after` cannot spin), in short steps so a drop is noticed.
         let mut waited = Duration::ZERO;
-        while waited < link.config.retry_after && !stopped(stop, cache) {
+        loop {
             thread::sleep(POLL);
             waited += POLL;
+            if waited >= link.config.retry_after || stopped(stop, cache) {
+                break;
+            }
         }
     }
 }
