@@ -8,6 +8,9 @@
 
 use std::sync::Arc;
 
+use crate::results::TierCounts;
+use crate::workloads::Workload;
+
 /// A session id: 32 bytes, as TLS 1.2 session ids and TLS 1.3 stateful
 /// ticket ids are.
 pub type Id = [u8; 32];
@@ -43,6 +46,12 @@ pub struct Traits {
     /// Every thread has a private copy (the hardware limit): nothing is
     /// shared, so nothing is synchronised.
     pub private_per_thread: bool,
+    /// Sessions are also kept in a second tier outside the process (Redis)
+    /// shared by several local caches: `flush`, expiry and the capacity bound
+    /// apply to each local cache only, the tier forgets a session by its own
+    /// wall-clock TTL, so a session flushed or evicted locally can come back
+    /// from the tier; `len` counts the local copies of every local cache.
+    pub second_tier: bool,
 }
 
 /// A cache implementation the harness can drive.
@@ -56,6 +65,18 @@ pub trait Driver: Send + Sync {
     fn mapping(&self) -> &'static str;
     /// A fresh, empty cache.
     fn build(&self, config: &Config) -> Box<dyn SharedCache>;
+    /// The workloads this cache takes part in (default: all); the harness
+    /// notes the ones it is left out of.
+    fn workloads(&self) -> &'static [Workload] {
+        &Workload::ALL
+    }
+    /// Gets ready to build caches: starts or checks whatever the cache needs
+    /// outside the process, once. `Ok(Some(text))` describes what it uses
+    /// (reported with the versions); `Err(why)` means it cannot run here: the
+    /// harness skips it and says why, in one line. Default: nothing to do.
+    fn prepare(&self) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 /// One cache instance, shared by the worker threads.
@@ -68,6 +89,21 @@ pub trait SharedCache: Send + Sync {
     /// Whether the cache holds nothing.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Fills the cache with `ids` before a measurement (untimed), each
+    /// stored at `now` for `timeout` seconds. By default each is stored
+    /// through one handle; a cache may take a faster path that leaves it in
+    /// an equivalent state (every session found by every handle), and says
+    /// so in its [`Driver::mapping`].
+    fn prefill(&self, ids: &[Id], value: &Value, now: u64, timeout: u64) {
+        let mut h = self.handle();
+        for id in ids {
+            h.store(id, value, now, timeout);
+        }
+    }
+    /// What a second tier did since the cache was built (`None`: no tier).
+    fn tier_stats(&self) -> Option<TierCounts> {
+        None
     }
 }
 

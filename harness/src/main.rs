@@ -25,6 +25,13 @@ moka, a naive Mutex<HashMap + BTreeMap> baseline, and the hardware limit
 results/<timestamp>/ with results.json (every raw figure), report.md (tables and
 ratios) and SVG plots.
 
+sesscache+redis is sesscache with its Redis second tier, as a fleet of two
+machines sharing one Redis (worker threads alternate between them, so sessions
+stored on one are resumed on the other through Redis); it runs in W1 and W4
+only, to show what the tier costs. It uses a private redis-server started on a
+free port of 127.0.0.1 (killed when the harness exits), or --redis-url; without
+either it is skipped with a note.
+
 Workloads (session ids are 32 random bytes, values a few hundred bytes):
   w1   resumption, read-mostly: prefill 100k; 90% lookups of live ids
        (Zipf 0.99), 9% stores of new sessions, 1% removes
@@ -59,9 +66,18 @@ struct Args {
     /// Workloads to run (default: all).
     #[arg(long, value_delimiter = ',', value_enum)]
     workloads: Option<Vec<Workload>>,
-    /// Caches to measure (default: all compiled in).
+    /// Caches to measure (default: all compiled in): sesscache,
+    /// sesscache+redis, openssl, rustls, moka, naive, limit.
     #[arg(long, value_delimiter = ',')]
     caches: Option<Vec<String>>,
+    /// Redis server for sesscache+redis, e.g. redis://127.0.0.1:6379/0 (its
+    /// keys go under a fresh prefix and are deleted after each cell). Default:
+    /// a private redis-server (from PATH, or the binary
+    /// $SESSCACHE_HARNESS_REDIS_SERVER names) on a free port of 127.0.0.1,
+    /// started when first needed and killed on exit; if there is none,
+    /// sesscache+redis is skipped with a note.
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
     /// Milliseconds per throughput measurement (default 250, 2000 with --full).
     #[arg(long)]
     cell_ms: Option<u64>,
@@ -105,7 +121,7 @@ fn main() -> Result<()> {
     if args.value_bytes == 0 || args.value_bytes > 1 << 20 {
         bail!("--value-bytes must be between 1 and 1048576");
     }
-    let all = drivers::all();
+    let all = drivers::suite(args.redis_url.as_deref());
     let known: Vec<&str> = all.iter().map(|d| d.name()).collect();
     let drivers: Vec<Box<dyn Driver>> = match &args.caches {
         None => all,
@@ -118,7 +134,7 @@ fn main() -> Result<()> {
                     );
                 }
             }
-            drivers::all()
+            drivers::suite(args.redis_url.as_deref())
                 .into_iter()
                 .filter(|d| names.iter().any(|n| n == d.name()))
                 .collect()
@@ -128,6 +144,36 @@ fn main() -> Result<()> {
         .workloads
         .clone()
         .unwrap_or_else(|| Workload::ALL.to_vec());
+    #[cfg(not(feature = "redis"))]
+    if args.redis_url.is_some() {
+        bail!("--redis-url: this build has no sesscache+redis driver (cargo feature `redis`)");
+    }
+
+    // Whatever a driver needs outside the process (the private Redis) is
+    // stopped when main returns, on errors too.
+    let _stop = StopServers;
+    let mut notes = Vec::new();
+    let mut setups = Vec::new();
+    let mut drivers = drivers;
+    let mut ready = Vec::new();
+    for d in drivers.drain(..) {
+        if !workloads.iter().any(|w| d.workloads().contains(w)) {
+            ready.push(d);
+            continue;
+        }
+        match d.prepare() {
+            Ok(setup) => {
+                setups.extend(setup.map(|s| (d.name().to_owned(), s)));
+                ready.push(d);
+            }
+            Err(why) if args.redis_url.is_some() => bail!(why),
+            Err(why) => {
+                eprintln!("note: {why}");
+                notes.push(why);
+            }
+        }
+    }
+    let drivers = ready;
     let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 250 }));
     if cell.is_zero() || cell > Duration::from_secs(600) {
         bail!("--cell-ms must be between 1 and 600000");
@@ -168,11 +214,18 @@ fn main() -> Result<()> {
             command: std::env::args().collect::<Vec<_>>().join(" "),
         },
         machine: machine::describe(),
+        notes,
         ..Results::default()
     };
     results
         .versions
         .insert("sesscache".into(), env!("CARGO_PKG_VERSION").into());
+    for (name, setup) in setups {
+        results.versions.insert(
+            name,
+            format!("sesscache {} + {setup}", env!("CARGO_PKG_VERSION")),
+        );
+    }
     for d in &suite.drivers {
         results.mappings.insert(d.name().into(), d.mapping().into());
     }
@@ -190,6 +243,17 @@ fn main() -> Result<()> {
     write_outputs(&results, &dir)?;
     println!("results in {}", dir.display());
     Ok(())
+}
+
+/// Stops, when dropped, the servers drivers started (the private
+/// `redis-server`).
+struct StopServers;
+
+impl Drop for StopServers {
+    fn drop(&mut self) {
+        #[cfg(feature = "redis")]
+        drivers::tiered::shutdown();
+    }
 }
 
 fn write_outputs(results: &Results, dir: &std::path::Path) -> Result<()> {

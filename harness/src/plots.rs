@@ -95,6 +95,7 @@ fn fmt_axis(v: f64) -> String {
 fn colour(cache: &str, index: usize) -> RGBColor {
     match cache {
         "sesscache" => RGBColor(214, 39, 40),
+        "sesscache+redis" => RGBColor(148, 103, 189),
         "openssl" => RGBColor(31, 119, 180),
         "rustls" => RGBColor(44, 160, 44),
         "moka" => RGBColor(255, 127, 14),

@@ -13,11 +13,19 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::results::{FlushLatency, Results, ScalePoint, Throughput};
+use crate::results::{FlushLatency, Results, ScalePoint, Throughput, TierCell};
 
 /// The caches the report knows by name, in the order it shows them; any other
 /// cache follows, alphabetically.
-const KNOWN_CACHES: [&str; 6] = ["sesscache", "openssl", "rustls", "moka", "naive", "limit"];
+const KNOWN_CACHES: [&str; 7] = [
+    "sesscache",
+    "sesscache+redis",
+    "openssl",
+    "rustls",
+    "moka",
+    "naive",
+    "limit",
+];
 
 /// The throughput workloads, in report order, with what each measures.
 const THROUGHPUT_WORKLOADS: [(&str, &str); 5] = [
@@ -415,6 +423,7 @@ pub fn markdown(results: &Results) -> String {
     }
     w3_section(&mut out, results);
     w4_section(&mut out, results);
+    tier_section(&mut out, results);
     w6_section(&mut out, results);
     memory_section(&mut out, results);
     targets_section(&mut out, results);
@@ -781,6 +790,114 @@ fn w4_section(out: &mut String, r: &Results) {
         })
         .collect();
     table(out, &header, &rows);
+}
+
+/// A cell's throughput in Mops/s: W4's from its tickets entry, the others'
+/// median.
+fn cell_mops(r: &Results, workload: &str, cache: &str, threads: usize) -> Option<f64> {
+    if workload == "W4" {
+        r.tickets
+            .iter()
+            .find(|t| t.cache == cache && t.threads == threads)
+            .map(|t| t.mops)
+            .filter(|m| m.is_finite())
+    } else {
+        cell_stats(r, workload, cache, threads).map(|s| s.median)
+    }
+}
+
+/// What a second tier costs against plain sesscache, and what it did.
+fn tier_section(out: &mut String, r: &Results) {
+    if r.tiers.is_empty() {
+        return;
+    }
+    out.push_str(
+        "## Redis tier
+
+",
+    );
+    out.push_str(
+        "The cost of sesscache's Redis second tier: a fleet of two machines sharing one \
+         Redis, worker threads alternating between them, against plain sesscache measured \
+         side by side (`tiered / sesscache` is the fraction of plain throughput kept). The \
+         tier's counters are summed over both machines and the cell's runs; W1's prefill \
+         bypasses them. Errors must be 0 for the figures to include every round trip, and \
+         W4 double takes must be 0: the tier promises single use across the fleet.\n\n",
+    );
+    let order = order_caches(r.tiers.iter().map(|t| t.cache.as_str()));
+    let workloads = throughput_workloads(r);
+    let rank = |w: &str| match w {
+        "W4" => usize::MAX - 1,
+        _ => workloads.iter().position(|x| x == w).unwrap_or(usize::MAX),
+    };
+    let mut entries: Vec<&TierCell> = r.tiers.iter().collect();
+    entries.sort_by_key(|t| {
+        (
+            order.iter().position(|c| *c == t.cache),
+            rank(&t.workload),
+            t.workload.clone(),
+            t.threads,
+        )
+    });
+    let header: Vec<String> = [
+        "cache",
+        "workload",
+        "threads",
+        "Mops/s",
+        "sesscache Mops/s",
+        "tiered / sesscache",
+        "writes",
+        "reads",
+        "read hits",
+        "deletes",
+        "errors",
+        "skipped",
+        "invalidations",
+        "double takes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let bold_if = |n: u64| {
+        if n > 0 {
+            format!("**{}**", fmt_count(n))
+        } else {
+            "0".into()
+        }
+    };
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|t| {
+            let mine = cell_mops(r, &t.workload, &t.cache, t.threads);
+            let plain = cell_mops(r, &t.workload, SESSCACHE, t.threads);
+            let c = &t.counts;
+            let double = if t.workload == "W4" {
+                r.tickets
+                    .iter()
+                    .find(|x| x.cache == t.cache && x.threads == t.threads)
+                    .map_or_else(|| DASH.to_string(), |x| bold_if(x.double_takes))
+            } else {
+                DASH.into()
+            };
+            vec![
+                cell(&t.cache),
+                cell(&t.workload),
+                t.threads.to_string(),
+                mine.map_or_else(|| DASH.into(), fmt_num),
+                plain.map_or_else(|| DASH.into(), fmt_num),
+                fmt_opt_ratio(mine.zip(plain).and_then(|(a, b)| ratio(a, b))),
+                fmt_count(c.writes),
+                fmt_count(c.reads),
+                fmt_count(c.read_hits),
+                fmt_count(c.deletes),
+                bold_if(c.errors),
+                bold_if(c.skipped),
+                fmt_count(c.invalidations),
+                double,
+            ]
+        })
+        .collect();
+    table_aligned(out, &header, &rows, 2);
 }
 
 /// The first W6 point of `cache` at `live`.

@@ -46,6 +46,10 @@ pub struct Results {
     pub scale: Vec<ScalePoint>,
     /// Bytes per cached session beyond id and value.
     pub memory: Vec<Memory>,
+    /// What a second tier (Redis) did, per cell of a cache that has one.
+    /// Absent from older results files.
+    #[serde(default)]
+    pub tiers: Vec<TierCell>,
     /// Anything a reader should know about this run (skipped cells, caveats).
     pub notes: Vec<String>,
 }
@@ -182,6 +186,58 @@ pub struct Memory {
     /// Bytes allocated per session beyond the 32-byte id and the value.
     #[serde(with = "nan_as_null")]
     pub overhead_bytes: f64,
+}
+
+/// What a second tier did: the Redis tier's `TierStats`, summed over the
+/// local caches sharing it.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TierCounts {
+    /// Sessions written through to the tier.
+    pub writes: u64,
+    /// Local misses that asked the tier.
+    pub reads: u64,
+    /// Of those, how many the tier answered with a session (including takes
+    /// it granted).
+    pub read_hits: u64,
+    /// Keys deleted by removes and takes.
+    pub deletes: u64,
+    /// Operations that failed or ran out of time.
+    pub errors: u64,
+    /// Operations not tried because the tier had just failed.
+    pub skipped: u64,
+    /// Local copies dropped because another local cache removed or took them.
+    pub invalidations: u64,
+}
+
+impl std::ops::Add for TierCounts {
+    type Output = TierCounts;
+
+    fn add(self, o: TierCounts) -> TierCounts {
+        TierCounts {
+            writes: self.writes + o.writes,
+            reads: self.reads + o.reads,
+            read_hits: self.read_hits + o.read_hits,
+            deletes: self.deletes + o.deletes,
+            errors: self.errors + o.errors,
+            skipped: self.skipped + o.skipped,
+            invalidations: self.invalidations + o.invalidations,
+        }
+    }
+}
+
+/// A second tier's counts over one cell (W1 or W4), summed over its runs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TierCell {
+    /// "W1", "W4", ...
+    pub workload: String,
+    /// Cache name.
+    pub cache: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Runs summed.
+    pub runs: usize,
+    /// What the tier did (untimed prefills that bypass it are not counted).
+    pub counts: TierCounts,
 }
 
 /// The median of `v` (0 for an empty slice).

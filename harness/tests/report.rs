@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use sesscache_harness::plots;
 use sesscache_harness::report::markdown;
-use sesscache_harness::results::{FlushLatency, Memory, Results, ScalePoint, Throughput, Tickets};
+use sesscache_harness::results::{
+    FlushLatency, Memory, Results, ScalePoint, Throughput, Tickets, TierCell, TierCounts,
+};
 
 fn fixture() -> Results {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.json");
@@ -476,4 +478,127 @@ fn json_round_trip() {
     let empty: Results = serde_json::from_str(&serde_json::to_string(&Results::default()).unwrap())
         .expect("an empty run round-trips");
     assert_eq!(empty, Results::default());
+}
+
+/// The Redis tier's cells: in the W1 and W4 tables, with their ratio to
+/// plain sesscache and the tier's counters in a section of their own.
+#[test]
+fn redis_tier_section() {
+    let tp = |cache: &str, threads, mops| Throughput {
+        workload: "W1".into(),
+        cache: cache.into(),
+        threads,
+        runs_mops: vec![mops],
+    };
+    let tk = |cache: &str, mops, double_takes| Tickets {
+        cache: cache.into(),
+        threads: 2,
+        tickets: 50_000,
+        taken: 50_000,
+        double_takes,
+        mops,
+    };
+    let tier = |workload: &str, threads, errors| TierCell {
+        workload: workload.into(),
+        cache: "sesscache+redis".into(),
+        threads,
+        runs: 1,
+        counts: TierCounts {
+            writes: 20_000,
+            reads: 30_000,
+            read_hits: 25_000,
+            deletes: 1_000,
+            errors,
+            skipped: 0,
+            invalidations: 900,
+        },
+    };
+    let r = Results {
+        throughput: vec![
+            tp("sesscache", 1, 4.0),
+            tp("sesscache+redis", 1, 0.2),
+            tp("sesscache", 2, 6.0),
+            tp("sesscache+redis", 2, 0.3),
+        ],
+        tickets: vec![tk("sesscache", 5.0, 0), tk("sesscache+redis", 0.1, 0)],
+        tiers: vec![tier("W4", 2, 3), tier("W1", 2, 0), tier("W1", 1, 0)],
+        ..Results::default()
+    };
+    let md = markdown(&r);
+    let w1 = "## W1 throughput";
+    assert_eq!(
+        cells(row(&md, w1, "sesscache+redis")),
+        ["sesscache+redis", "0.200", "0.300"]
+    );
+    assert_eq!(
+        cells(row(&md, w1, "sesscache / sesscache+redis")),
+        ["sesscache / sesscache+redis", "20.0×", "20.0×"]
+    );
+    assert_eq!(
+        cells(row(&md, "## W4 tickets", "sesscache+redis")),
+        ["sesscache+redis", "2", "50,000", "50,000", "0", "0.100"]
+    );
+    let sec = "## Redis tier";
+    let rows: Vec<Vec<&str>> = md[md.find(sec).expect("a tier section")..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| sesscache+redis |"))
+        .take_while(|l| l.starts_with('|'))
+        .map(cells)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec![
+                "sesscache+redis",
+                "W1",
+                "1",
+                "0.200",
+                "4.00",
+                "0.050×",
+                "20,000",
+                "30,000",
+                "25,000",
+                "1,000",
+                "0",
+                "0",
+                "900",
+                "—"
+            ],
+            vec![
+                "sesscache+redis",
+                "W1",
+                "2",
+                "0.300",
+                "6.00",
+                "0.050×",
+                "20,000",
+                "30,000",
+                "25,000",
+                "1,000",
+                "0",
+                "0",
+                "900",
+                "—"
+            ],
+            vec![
+                "sesscache+redis",
+                "W4",
+                "2",
+                "0.100",
+                "5.00",
+                "0.020×",
+                "20,000",
+                "30,000",
+                "25,000",
+                "1,000",
+                "**3**",
+                "0",
+                "900",
+                "0"
+            ],
+        ],
+        "{md}"
+    );
+    // No tier cells, no section (older results files).
+    assert!(!markdown(&fixture()).contains(sec));
 }

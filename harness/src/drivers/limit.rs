@@ -37,6 +37,7 @@ impl Driver for LimitDriver {
             expiry: true,
             bounded: false,
             private_per_thread: true,
+            second_tier: false,
         }
     }
 

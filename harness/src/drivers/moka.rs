@@ -66,6 +66,7 @@ impl Driver for MokaDriver {
             expiry: true,
             bounded: true,
             private_per_thread: false,
+            second_tier: false,
         }
     }
 

@@ -22,6 +22,7 @@ impl Driver for NaiveDriver {
             expiry: true,
             bounded: true,
             private_per_thread: false,
+            second_tier: false,
         }
     }
 

@@ -99,6 +99,7 @@ impl Driver for OpensslDriver {
             expiry: true,
             bounded: true,
             private_per_thread: false,
+            second_tier: false,
         }
     }
 

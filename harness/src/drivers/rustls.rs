@@ -49,6 +49,7 @@ impl Driver for RustlsDriver {
             expiry: false,
             bounded: true,
             private_per_thread: false,
+            second_tier: false,
         }
     }
 

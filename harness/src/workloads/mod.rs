@@ -20,7 +20,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::cache::{Config, Driver, Value};
-use crate::results::{Results, Throughput};
+use crate::results::{Results, Throughput, TierCell, TierCounts};
 
 mod mem;
 mod w1;
@@ -30,6 +30,9 @@ mod w4;
 mod w6;
 
 pub use mem::memory;
+use w1::resumption_cell;
+use w4::tickets_cell;
+
 pub use w1::{resumption, ResumptionSpec};
 pub use w2::storm;
 pub use w3::flush_under_load;
@@ -58,6 +61,20 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// Its name in results and the report ("W1", ..., "memory").
+    pub fn label(self) -> &'static str {
+        match self {
+            Workload::W1 => "W1",
+            Workload::W2 => "W2",
+            Workload::W3 => "W3",
+            Workload::W4 => "W4",
+            Workload::W5 => "W5",
+            Workload::W6 => "W6",
+            Workload::W7 => "W7",
+            Workload::Mem => "memory",
+        }
+    }
+
     /// Every workload.
     pub const ALL: [Workload; 8] = [
         Workload::W1,
@@ -106,17 +123,27 @@ impl std::fmt::Debug for Suite {
 impl Suite {
     /// How many progress steps `run` will take.
     pub fn steps(&self) -> u64 {
-        let caches = self.drivers.len() as u64;
         let t = self.threads.len() as u64;
         self.workloads
             .iter()
-            .map(|w| match w {
-                Workload::W1 | Workload::W2 => caches * t,
-                Workload::W7 => caches * 2,
-                Workload::W6 => caches * live_counts(self.full).len() as u64,
-                _ => caches,
+            .map(|&w| {
+                let caches = self.drivers_in(w).count() as u64;
+                match w {
+                    Workload::W1 | Workload::W2 => caches * t,
+                    Workload::W7 => caches * 2,
+                    Workload::W6 => caches * live_counts(self.full).len() as u64,
+                    _ => caches,
+                }
             })
             .sum()
+    }
+
+    /// The selected caches that take part in `w`.
+    pub fn drivers_in(&self, w: Workload) -> impl Iterator<Item = &dyn Driver> {
+        self.drivers
+            .iter()
+            .map(|d| d.as_ref())
+            .filter(move |d| d.workloads().contains(&w))
     }
 
     pub(crate) fn config(&self, capacity: usize) -> Config {
@@ -136,40 +163,42 @@ impl Suite {
 /// Runs every selected workload and records the figures in `results`.
 pub fn run(suite: &Suite, results: &mut Results) {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for w in &suite.workloads {
+    note_left_out(suite, results);
+    for &w in &suite.workloads {
         match w {
             Workload::W1 => {
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     for &threads in &suite.threads {
                         suite.step(format!("W1 {} ×{threads}", driver.name()));
                         let spec = ResumptionSpec::w1();
-                        results.throughput.push(repeat(
-                            suite,
-                            "W1",
-                            driver.as_ref(),
-                            threads,
-                            |r| resumption(suite, driver.as_ref(), threads, &spec, r),
-                        ));
+                        let mut tier = TierSum::default();
+                        results
+                            .throughput
+                            .push(repeat(suite, "W1", driver, threads, |r| {
+                                let (mops, counts) =
+                                    resumption_cell(suite, driver, threads, &spec, r);
+                                tier.add(counts);
+                                mops
+                            }));
+                        tier.record(results, "W1", driver, threads);
                     }
                 }
             }
             Workload::W2 => {
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     for &threads in &suite.threads {
                         suite.step(format!("W2 {} ×{threads}", driver.name()));
-                        results.throughput.push(repeat(
-                            suite,
-                            "W2",
-                            driver.as_ref(),
-                            threads,
-                            |r| storm(suite, driver.as_ref(), threads, r),
-                        ));
+                        results
+                            .throughput
+                            .push(repeat(suite, "W2", driver, threads, |r| {
+                                storm(suite, driver, threads, r)
+                            }));
                     }
                 }
             }
             Workload::W3 => {
                 let lookup_threads = cpus.saturating_sub(1).max(1);
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     suite.step(format!("W3 {}", driver.name()));
                     let traits = driver.traits();
                     if !traits.expiry || traits.private_per_thread {
@@ -184,16 +213,14 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         ));
                         continue;
                     }
-                    results.flush_latency.push(flush_under_load(
-                        suite,
-                        driver.as_ref(),
-                        lookup_threads,
-                    ));
+                    results
+                        .flush_latency
+                        .push(flush_under_load(suite, driver, lookup_threads));
                 }
             }
             Workload::W4 => {
                 let threads = cpus.max(2);
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     suite.step(format!("W4 {}", driver.name()));
                     if driver.traits().private_per_thread {
                         results.notes.push(format!(
@@ -202,36 +229,36 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         ));
                         continue;
                     }
-                    results
-                        .tickets
-                        .push(tickets_run(suite, driver.as_ref(), threads));
+                    let (tickets, counts) = tickets_cell(suite, driver, threads);
+                    results.tickets.push(tickets);
+                    let mut tier = TierSum::default();
+                    tier.add(counts);
+                    tier.record(results, "W4", driver, threads);
                 }
             }
             Workload::W5 => {
                 let threads = 4 * cpus;
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     suite.step(format!("W5 {} ×{threads}", driver.name()));
                     let spec = ResumptionSpec::w1();
                     results
                         .throughput
-                        .push(repeat(suite, "W5", driver.as_ref(), threads, |r| {
-                            resumption(suite, driver.as_ref(), threads, &spec, r)
+                        .push(repeat(suite, "W5", driver, threads, |r| {
+                            resumption(suite, driver, threads, &spec, r)
                         }));
                 }
             }
             Workload::W6 => {
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     for live in live_counts(suite.full) {
                         suite.step(format!("W6 {} {live}", driver.name()));
-                        results
-                            .scale
-                            .push(scale_point(suite, driver.as_ref(), live));
+                        results.scale.push(scale_point(suite, driver, live));
                     }
                 }
             }
             Workload::W7 => {
                 let threads = cpus;
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     for adversarial in [false, true] {
                         let name = if adversarial {
                             "W7-adversarial"
@@ -243,22 +270,70 @@ pub fn run(suite: &Suite, results: &mut Results) {
                             adversarial,
                             ..ResumptionSpec::w1()
                         };
-                        results.throughput.push(repeat(
-                            suite,
-                            name,
-                            driver.as_ref(),
-                            threads,
-                            |r| resumption(suite, driver.as_ref(), threads, &spec, r),
-                        ));
+                        results
+                            .throughput
+                            .push(repeat(suite, name, driver, threads, |r| {
+                                resumption(suite, driver, threads, &spec, r)
+                            }));
                     }
                 }
             }
             Workload::Mem => {
-                for driver in &suite.drivers {
+                for driver in suite.drivers_in(w) {
                     suite.step(format!("memory {}", driver.name()));
-                    results.memory.push(memory(suite, driver.as_ref()));
+                    results.memory.push(memory(suite, driver));
                 }
             }
+        }
+    }
+}
+
+/// One note per selected cache left out of some selected workloads.
+fn note_left_out(suite: &Suite, results: &mut Results) {
+    for d in &suite.drivers {
+        let out: Vec<&str> = suite
+            .workloads
+            .iter()
+            .filter(|w| !d.workloads().contains(w))
+            .map(|w| w.label())
+            .collect();
+        if out.is_empty() {
+            continue;
+        }
+        let only: Vec<&str> = d.workloads().iter().map(|w| w.label()).collect();
+        results.notes.push(format!(
+            "{} runs in {} only: left out of {}",
+            d.name(),
+            only.join(", "),
+            out.join(", ")
+        ));
+    }
+}
+
+/// A second tier's counts over the runs of one cell.
+#[derive(Default)]
+struct TierSum {
+    runs: usize,
+    counts: Option<TierCounts>,
+}
+
+impl TierSum {
+    fn add(&mut self, counts: Option<TierCounts>) {
+        if let Some(c) = counts {
+            self.runs += 1;
+            self.counts = Some(self.counts.unwrap_or_default() + c);
+        }
+    }
+
+    fn record(self, results: &mut Results, workload: &str, driver: &dyn Driver, threads: usize) {
+        if let Some(counts) = self.counts {
+            results.tiers.push(TierCell {
+                workload: workload.into(),
+                cache: driver.name().into(),
+                threads,
+                runs: self.runs,
+                counts,
+            });
         }
     }
 }
@@ -269,7 +344,7 @@ fn repeat(
     workload: &str,
     driver: &dyn Driver,
     threads: usize,
-    run: impl Fn(u64) -> f64,
+    run: impl FnMut(u64) -> f64,
 ) -> Throughput {
     Throughput {
         workload: workload.into(),

@@ -8,6 +8,7 @@ use super::{rng_for, should_stop, Suite};
 use crate::cache::Value;
 use crate::cache::{Driver, Id};
 use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
+use crate::results::TierCounts;
 use crate::runner::timed;
 
 /// The shape of a resumption workload.
@@ -49,6 +50,18 @@ pub fn resumption(
     spec: &ResumptionSpec,
     run: u64,
 ) -> f64 {
+    resumption_cell(suite, driver, threads, spec, run).0
+}
+
+/// [`resumption`], with what the cache's second tier did (if it has one)
+/// over the run, prefill included.
+pub(crate) fn resumption_cell(
+    suite: &Suite,
+    driver: &dyn Driver,
+    threads: usize,
+    spec: &ResumptionSpec,
+    run: u64,
+) -> (f64, Option<TierCounts>) {
     let ids: Vec<Id> = if spec.adversarial {
         adversarial_ids(spec.prefill, 7 + run)
     } else {
@@ -59,14 +72,11 @@ pub fn resumption(
     let timeout = 7200;
     let private = driver.traits().private_per_thread;
     if !private {
-        let mut h = cache.handle();
-        for id in &ids {
-            h.store(id, &suite.value, now, timeout);
-        }
+        cache.prefill(&ids, &suite.value, now, timeout);
     }
     let (ids, cache, value) = (&ids, &cache, &suite.value);
     let salt = run << 40 ^ threads as u64;
-    timed(threads, suite.cell, move |t| {
+    let mops = timed(threads, suite.cell, move |t| {
         let mut h = cache.handle();
         if private {
             for id in ids {
@@ -101,5 +111,6 @@ pub fn resumption(
                 ops += 1;
             }
         })
-    })
+    });
+    (mops, cache.tier_stats())
 }

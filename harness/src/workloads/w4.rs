@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::Suite;
 use crate::cache::Driver;
 use crate::ids::random_ids;
-use crate::results::Tickets;
+use crate::results::{Tickets, TierCounts};
 use crate::runner::split;
 
 /// Tickets per run.
@@ -23,6 +23,15 @@ pub(crate) fn tickets(full: bool) -> usize {
 
 /// Runs W4 against one cache with `threads` threads.
 pub fn tickets_run(suite: &Suite, driver: &dyn Driver, threads: usize) -> Tickets {
+    tickets_cell(suite, driver, threads).0
+}
+
+/// [`tickets_run`], with what the cache's second tier did (if it has one).
+pub(crate) fn tickets_cell(
+    suite: &Suite,
+    driver: &dyn Driver,
+    threads: usize,
+) -> (Tickets, Option<TierCounts>) {
     let n = tickets(suite.full);
     let ids = random_ids(n, 41);
     let cache = driver.build(&suite.config(0));
@@ -53,12 +62,14 @@ pub fn tickets_run(suite: &Suite, driver: &dyn Driver, threads: usize) -> Ticket
     });
     let secs = t0.elapsed().as_secs_f64();
     let counts: Vec<u8> = taken.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-    Tickets {
+    let tier = cache.tier_stats();
+    let tickets = Tickets {
         cache: driver.name().into(),
         threads,
         tickets: n as u64,
         taken: counts.iter().map(|&c| u64::from(c)).sum(),
         double_takes: counts.iter().filter(|&&c| c > 1).count() as u64,
         mops: (n + n * threads) as f64 / secs / 1e6,
-    }
+    };
+    (tickets, tier)
 }
