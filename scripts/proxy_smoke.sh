@@ -47,6 +47,19 @@ fail() {
     exit 1
 }
 
+# Waits for the "listening on ADDR" line in file $1 of process $2; prints ADDR.
+listening() {
+    local addr="" deadline=$((SECONDS + 30))
+    while [[ -z $addr ]]; do
+        addr=$(sed -n 's/^listening on \([0-9.]*:[0-9]*\).*/\1/p' "$1")
+        [[ -n $addr ]] && break
+        kill -0 "$2" 2>/dev/null || fail "the proxy writing $1 exited before listening"
+        ((SECONDS < deadline)) || fail "the proxy writing $1 did not listen within 30 s"
+        sleep 0.1
+    done
+    echo "$addr"
+}
+
 # Connections per backend: 6 (-reconnect) + 2 (sess_out, sess_in).
 conns=8
 summary=()
@@ -61,15 +74,7 @@ for tls in rustls openssl; do
     # The proxy prints "listening on ADDR" once its socket is bound and
     # listening, so from then on connections are accepted. (Probing with a
     # bare TCP connect would count as a failed handshake.)
-    addr=""
-    deadline=$((SECONDS + 30))
-    while [[ -z $addr ]]; do
-        addr=$(sed -n 's/^listening on \([0-9.]*:[0-9]*\).*/\1/p' "$out")
-        [[ -n $addr ]] && break
-        kill -0 "$proxy_pid" 2>/dev/null || fail "$tls: the proxy exited before listening"
-        ((SECONDS < deadline)) || fail "$tls: the proxy did not listen within 30 s"
-        sleep 0.1
-    done
+    addr=$(listening "$out" "$proxy_pid")
     echo "proxy ($tls) listening on $addr"
 
     # TLS 1.2: s_client -reconnect = 1 full handshake + 5 reconnects.
@@ -116,18 +121,6 @@ done
 
 # --- Two proxies sharing sessions through Redis. -------------------------
 
-# Waits for the "listening on ADDR" line in file $1 of process $2; prints ADDR.
-listening() {
-    local addr="" deadline=$((SECONDS + 30))
-    while [[ -z $addr ]]; do
-        addr=$(sed -n 's/^listening on \([0-9.]*:[0-9]*\).*/\1/p' "$1")
-        [[ -n $addr ]] && break
-        kill -0 "$2" 2>/dev/null || fail "the proxy writing $1 exited before listening"
-        ((SECONDS < deadline)) || fail "the proxy writing $1 did not listen within 30 s"
-        sleep 0.1
-    done
-    echo "$addr"
-}
 
 # One handshake; prints New or Reused. $1 = address, then s_client options.
 handshake() {
