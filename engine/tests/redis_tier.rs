@@ -508,3 +508,34 @@ fn rustls_sessions_made_on_server_a_resume_on_server_b() -> tls::Result {
     assert_eq!(a.tier_stats().errors + b.tier_stats().errors, 0);
     Ok(())
 }
+
+#[test]
+fn a_removal_made_while_redis_is_away_reaches_it_when_it_is_back() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let (a, b) = (tiered(&redis, &clock), tiered(&redis, &clock));
+    a.store(&a.new_session(&id(1), vec![1; 10]).unwrap());
+    // Redis stops answering for a while: the removal cannot reach it.
+    assert_eq!(
+        redis
+            .query(&["CLIENT", "PAUSE", "1000", "ALL"])
+            .as_deref(),
+        Some("+OK")
+    );
+    assert!(a.remove_id(&id(1)), "removed here at once");
+    assert_eq!(a.tier_stats().pending_removals, 1);
+    assert!(a.lookup(&id(1)).is_none(), "not read back from Redis");
+    // Redis still holds it; the first operations after the pause send it.
+    let mut n = 100;
+    wait_until("the pending removal reaches Redis", || {
+        n += 1;
+        a.store(&a.new_session(&id(n), vec![2]).unwrap());
+        a.tier_stats().pending_removals == 0
+    });
+    assert!(
+        b.lookup(&id(1)).is_none(),
+        "B does not resume a removed session"
+    );
+    assert!(b.lookup(&id(n)).is_some(), "and sharing goes on");
+    assert!(a.tier_stats().deletes >= 1);
+}

@@ -25,7 +25,10 @@ use std::time::{Duration, Instant};
 use redis::{Cmd, Connection, ConnectionLike, RedisError, RedisResult};
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use super::codec;
 use super::config::RedisConfig;
+use super::pending::Pending;
+use super::subscriber::{self, NODE_LEN};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
 /// A pooled connection, its generation, and whether it may be reused.
@@ -113,10 +116,16 @@ pub(crate) struct Link {
     /// Whether the last operation reached Redis (to log transitions once).
     up: AtomicBool,
     epoch: Instant,
+    /// Names this cache in its invalidations.
+    pub(crate) node: [u8; NODE_LEN],
+    /// Removals Redis has not heard of yet.
+    pub(crate) pending: Pending,
+    /// Set while one caller sends a batch of pending removals.
+    draining: AtomicBool,
 }
 
 impl Link {
-    pub(crate) fn new(config: RedisConfig) -> Link {
+    pub(crate) fn new(config: RedisConfig, node: [u8; NODE_LEN]) -> Link {
         let generation = Arc::new(AtomicU64::new(0));
         let manager = Manager {
             client: config.client.clone(),
@@ -153,7 +162,68 @@ impl Link {
             down_until: AtomicU64::new(0),
             up: AtomicBool::new(true),
             epoch: Instant::now(),
+            node,
+            pending: Pending::default(),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// The Redis key of `id`.
+    pub(crate) fn key(&self, id: &[u8]) -> Vec<u8> {
+        codec::key(&self.config.prefix, id)
+    }
+
+    /// The channel invalidations travel on.
+    pub(crate) fn channel(&self) -> Vec<u8> {
+        subscriber::channel(&self.config.prefix)
+    }
+
+    /// The invalidation message for `id`.
+    pub(crate) fn invalidation(&self, id: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(NODE_LEN + id.len());
+        m.extend_from_slice(&self.node);
+        m.extend_from_slice(id);
+        m
+    }
+
+    /// Deletes `ids` in Redis and tells the other caches, in one round
+    /// trip; how many keys were deleted, or `None` if Redis was not
+    /// reached.
+    pub(crate) fn delete(&self, ids: &[Vec<u8>]) -> Option<u64> {
+        let channel = self.channel();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("DEL").arg(self.key(id));
+            pipe.cmd("PUBLISH")
+                .arg(&channel)
+                .arg(self.invalidation(id))
+                .ignore();
+        }
+        let counts = self.run("remove sessions", |c| pipe.query::<Vec<u64>>(c))?;
+        Some(counts.iter().sum())
+    }
+
+    /// Sends one batch of pending removals, unless another caller is.
+    fn drain_some(&self) {
+        // Acquire/Release are not needed: the flag only keeps drainers
+        // apart; the set has its own lock. Relaxed.
+        if self.draining.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let batch = self.pending.take_batch();
+        debug_assert!(batch.len() <= super::pending::BATCH);
+        if !batch.is_empty() {
+            match self.delete(&batch) {
+                Some(n) => {
+                    for _ in 0..n {
+                        Counters::bump(&self.counters.deletes);
+                    }
+                }
+                None => self.pending.put_back(batch),
+            }
+        }
+        // Relaxed: as above.
+        self.draining.store(false, Ordering::Relaxed);
     }
 
     fn retry_ms(&self) -> u64 {
@@ -265,6 +335,9 @@ impl Link {
                         "redis {} reachable again; sharing sessions",
                         self.config.url
                     );
+                }
+                if self.pending.len() > 0 {
+                    self.drain_some();
                 }
                 Some(v)
             }

@@ -49,9 +49,12 @@
 //! - A session stored while Redis was unreachable exists only locally:
 //!   other machines cannot resume it, and its `take` fails (no winner in
 //!   Redis): a full handshake, never a second use.
-//! - A `remove_id` made while Redis is unreachable removes only the local
-//!   copy; Redis keeps the session until its TTL, and a later local miss
-//!   may read it back.
+//! - A `remove_id` made while Redis is unreachable removes the local copy
+//!   at once and reaches Redis (and the other caches) only once Redis is
+//!   back: the id waits in a small locked set (at most 65 536 ids; touched
+//!   only while something waits), and meanwhile this cache neither reads
+//!   the session back nor lets a `take` of it win. Other caches may resume
+//!   it until then.
 //! - A read-through that races a remove (on this machine or another) may
 //!   fill the local cache with the session just removed.
 //! - An answer that trickles in can take longer than the timeout in all
@@ -64,6 +67,7 @@
 mod codec;
 mod config;
 mod link;
+mod pending;
 mod subscriber;
 
 use core::fmt;
@@ -100,6 +104,9 @@ pub struct TierStats {
     pub skipped: u64,
     /// Local sessions removed because another cache removed or took them.
     pub invalidations: u64,
+    /// Removals made while Redis could not be reached, still to be sent
+    /// (a gauge, not a count).
+    pub pending_removals: u64,
 }
 
 /// A local [`SessionCache`] with a shared second tier in Redis.
@@ -122,7 +129,6 @@ pub struct TierStats {
 pub struct TieredCache<V> {
     local: Arc<SessionCache<V>>,
     link: Arc<Link>,
-    node: [u8; NODE_LEN],
     stop: Arc<AtomicBool>,
 }
 
@@ -147,7 +153,8 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
     /// [`ConfigError::ZeroPoolSize`] or [`ConfigError::EmptyPrefix`].
     pub fn new(mut builder: CacheBuilder<V>, config: RedisConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let link = Arc::new(Link::new(config));
+        let node = node_name();
+        let link = Arc::new(Link::new(config, node));
 
         // The write-through needs the cache's time for the TTL.
         let clock: Arc<dyn Clock> =
@@ -170,15 +177,9 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
         });
 
         let local = Arc::new(builder.build());
-        let node = node_name();
         let stop = Arc::new(AtomicBool::new(false));
         subscriber::spawn(link.clone(), node, Arc::downgrade(&local), stop.clone());
-        Ok(TieredCache {
-            local,
-            link,
-            node,
-            stop,
-        })
+        Ok(TieredCache { local, link, stop })
     }
 
     /// The local cache: statistics, flush, capacity, and operations that
@@ -200,6 +201,7 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
             errors: get(&c.errors),
             skipped: get(&c.skipped),
             invalidations: get(&c.invalidations),
+            pending_removals: self.link.pending.len() as u64,
         }
     }
 
@@ -207,21 +209,6 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
     /// expired sessions by their TTL.
     pub fn flush(&self, t: u64) -> usize {
         self.local.flush(t)
-    }
-
-    fn invalidation(&self, id: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(NODE_LEN + id.len());
-        m.extend_from_slice(&self.node);
-        m.extend_from_slice(id);
-        m
-    }
-
-    fn key(&self, id: &[u8]) -> Vec<u8> {
-        codec::key(&self.link.config.prefix, id)
-    }
-
-    fn channel(&self) -> Vec<u8> {
-        subscriber::channel(&self.link.config.prefix)
     }
 }
 
@@ -255,7 +242,7 @@ fn write_through<V: AsRef<[u8]>>(link: &Link, s: &Arc<Session<V>>, now: u64) {
     let Some(ttl) = codec::ttl(s, now) else {
         return;
     };
-    let key = codec::key(&link.config.prefix, s.id());
+    let key = link.key(s.id());
     let value = codec::encode(s);
     let done = link.run("store a session", |c| {
         redis::cmd("SET")
@@ -267,11 +254,15 @@ fn write_through<V: AsRef<[u8]>>(link: &Link, s: &Arc<Session<V>>, now: u64) {
     });
     if done.is_some() {
         Counters::bump(&link.counters.writes);
+        link.pending.forget(s.id());
     }
 }
 
 fn read_through<V: From<Vec<u8>>>(link: &Link, id: &[u8]) -> Option<Arc<Session<V>>> {
-    let key = codec::key(&link.config.prefix, id);
+    if link.pending.contains(id) {
+        return None; // removed here while Redis was away
+    }
+    let key = link.key(id);
     let bytes = link.run("look a session up", |c| {
         redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c)
     })?;
@@ -327,21 +318,22 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
             return false; // no session can have this id, here or in Redis
         }
         let here = self.local.remove_id(id);
-        let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
-        let deleted = self.link.run("remove a session", |c| {
-            redis::pipe()
-                .cmd("DEL")
-                .arg(&key)
-                .cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&msg)
-                .ignore()
-                .query::<(u64,)>(c)
-        });
-        let there = matches!(deleted, Some((n,)) if n > 0);
-        if there {
-            Counters::bump(&self.link.counters.deletes);
-        }
+        let there = match self.link.delete(&[id.to_vec()]) {
+            Some(n) => {
+                if n > 0 {
+                    Counters::bump(&self.link.counters.deletes);
+                }
+                n > 0
+            }
+            None => {
+                // Redis did not hear of it: keep the id until it does, and
+                // meanwhile never read the session back.
+                if !self.link.pending.add(id) {
+                    Counters::bump(&self.link.counters.errors);
+                }
+                false
+            }
+        };
         here || there
     }
 
@@ -354,7 +346,11 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
             return None; // no session can have this id, here or in Redis
         }
         let here = self.local.take(id);
-        let (key, channel, msg) = (self.key(id), self.channel(), self.invalidation(id));
+        let (key, channel, msg) = (
+            self.link.key(id),
+            self.link.channel(),
+            self.link.invalidation(id),
+        );
         let answer = self.link.run("take a session", |c| {
             Script::new(TAKE)
                 .key(&key)
@@ -364,6 +360,9 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
         });
         let bytes = answer??;
         Counters::bump(&self.link.counters.deletes);
+        if self.link.pending.contains(id) {
+            return None; // removed here while Redis was away: not a winner
+        }
         if here.is_some() {
             return here;
         }
