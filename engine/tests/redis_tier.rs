@@ -517,9 +517,7 @@ fn a_removal_made_while_redis_is_away_reaches_it_when_it_is_back() {
     a.store(&a.new_session(&id(1), vec![1; 10]).unwrap());
     // Redis stops answering for a while: the removal cannot reach it.
     assert_eq!(
-        redis
-            .query(&["CLIENT", "PAUSE", "1000", "ALL"])
-            .as_deref(),
+        redis.query(&["CLIENT", "PAUSE", "1000", "ALL"]).as_deref(),
         Some("+OK")
     );
     assert!(a.remove_id(&id(1)), "removed here at once");
