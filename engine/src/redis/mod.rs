@@ -7,7 +7,7 @@
 //!   ┌───────────▼────────────────────▼──────────────────────────▼─────────┐
 //!   │ local SessionCache (lock-free; hits never leave the machine)        │
 //!   └───────┬─────────────────────┬───────────────────────┬───────────────┘
-//!   on_new: │ SET key v EX ttl    │ on_get (local miss):  │ GETDEL key (take: Redis
+//!   on_new: │ SET key v EX ttl    │ on_get (local miss):  │ GET+DEL key (take: Redis
 //!           │                     │ GET key, fill local   │ decides the one winner)
 //!           ▼                     ▼                       ▼ DEL key (remove)
 //!   ┌─────────────────────────────────────────────────────────────────────┐

@@ -11,7 +11,7 @@
 //!
 //! A session stored through one machine and looked up on the other misses
 //! locally and is read from Redis (then hits locally); `take` is single use
-//! across both machines (Redis's `GETDEL`).
+//! across both machines (the tier's atomic GET+DEL script).
 //!
 //! The Redis is a private `redis-server` the driver starts once per process,
 //! when first needed (on a free port of 127.0.0.1, no persistence), or the one
@@ -112,7 +112,7 @@ impl Driver for TieredDriver {
          worker handles alternate A, B, A, ...: store → TieredCache::store (local add, then \
          SET EX remaining life), lookup → lookup_with (a local miss GETs from Redis and fills \
          the local cache), remove → remove_id (local remove, DEL + PUBLISH invalidation), \
-         take → take (local take + GETDEL script: single use across the fleet), flush → \
+         take → take (local take + GET/DEL/PUBLISH script: single use across the fleet), flush → \
          flush (local; Redis forgets by TTL). W1's untimed 100k prefill takes a fast path: \
          sessions alternately added to A's and B's local cache (SessionCache::add, no hook) and \
          written to Redis in pipelined SETs of 1000 in the tier's own layout, so each machine \
