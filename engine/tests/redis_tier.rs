@@ -536,4 +536,39 @@ fn a_removal_made_while_redis_is_away_reaches_it_when_it_is_back() {
     );
     assert!(b.lookup(&id(n)).is_some(), "and sharing goes on");
     assert!(a.tier_stats().deletes >= 1);
+    assert!(a.take(&id(1)).is_none() && b.take(&id(1)).is_none());
+    // A new session under the removed id is shared again.
+    a.store(&a.new_session(&id(1), vec![3; 10]).unwrap());
+    assert_eq!(
+        b.lookup(&id(1)).map(|s| s.value().clone()),
+        Some(vec![3; 10])
+    );
+}
+
+#[test]
+fn a_session_removed_while_redis_is_away_never_wins_a_take() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let a = tiered(&redis, &clock);
+    a.store(&a.new_session(&id(1), vec![1; 10]).unwrap());
+    a.store(&a.new_session(&id(2), vec![2; 10]).unwrap());
+    assert_eq!(
+        redis.query(&["CLIENT", "PAUSE", "700", "ALL"]).as_deref(),
+        Some("+OK")
+    );
+    assert!(a.remove_id(&id(1)));
+    // Until the removal reaches Redis (whenever the listener gets to it),
+    // every take of the id fails, and a new session under it stays local.
+    a.store(&a.new_session(&id(1), vec![9; 10]).unwrap());
+    let mut other_taken = false;
+    wait_until("Redis answers again", || {
+        assert!(a.take(&id(1)).is_none(), "a removed session never wins");
+        other_taken |= a.take(&id(2)).is_some();
+        other_taken
+    });
+    wait_until("the removal reaches Redis", || {
+        a.tier_stats().pending_removals == 0
+    });
+    assert!(a.take(&id(1)).is_none());
+    assert!(a.tier_stats().errors >= 1, "the pause was seen");
 }

@@ -120,8 +120,6 @@ pub(crate) struct Link {
     pub(crate) node: [u8; NODE_LEN],
     /// Removals Redis has not heard of yet.
     pub(crate) pending: Pending,
-    /// Set while one caller sends a batch of pending removals.
-    draining: AtomicBool,
 }
 
 impl Link {
@@ -164,7 +162,6 @@ impl Link {
             epoch: Instant::now(),
             node,
             pending: Pending::default(),
-            draining: AtomicBool::new(false),
         }
     }
 
@@ -203,27 +200,21 @@ impl Link {
         Some(counts.iter().sum())
     }
 
-    /// Sends one batch of pending removals, unless another caller is.
-    fn drain_some(&self) {
-        // Acquire/Release are not needed: the flag only keeps drainers
-        // apart; the set has its own lock. Relaxed.
-        if self.draining.swap(true, Ordering::Relaxed) {
-            return;
+    /// Sends one batch of waiting removals; false if Redis did not take
+    /// it. Called by the invalidation listener only.
+    pub(crate) fn drain_some(&self) -> bool {
+        let batch = self.pending.batch();
+        if batch.is_empty() {
+            return true;
         }
-        let batch = self.pending.take_batch();
-        debug_assert!(batch.len() <= super::pending::BATCH);
-        if !batch.is_empty() {
-            match self.delete(&batch) {
-                Some(n) => {
-                    for _ in 0..n {
-                        Counters::bump(&self.counters.deletes);
-                    }
-                }
-                None => self.pending.put_back(batch),
-            }
+        let Some(n) = self.delete(&batch) else {
+            return false;
+        };
+        self.pending.confirm(&batch);
+        for _ in 0..n {
+            Counters::bump(&self.counters.deletes);
         }
-        // Relaxed: as above.
-        self.draining.store(false, Ordering::Relaxed);
+        true
     }
 
     fn retry_ms(&self) -> u64 {
@@ -335,9 +326,6 @@ impl Link {
                         "redis {} reachable again; sharing sessions",
                         self.config.url
                     );
-                }
-                if self.pending.len() > 0 {
-                    self.drain_some();
                 }
                 Some(v)
             }

@@ -51,10 +51,11 @@
 //!   Redis): a full handshake, never a second use.
 //! - A `remove_id` made while Redis is unreachable removes the local copy
 //!   at once and reaches Redis (and the other caches) only once Redis is
-//!   back: the id waits in a small locked set (at most 65 536 ids; touched
-//!   only while something waits), and meanwhile this cache neither reads
-//!   the session back nor lets a `take` of it win. Other caches may resume
-//!   it until then.
+//!   back, sent by the invalidation listener: the id waits in a small
+//!   locked set (at most 65 536 ids; touched only while something waits),
+//!   and meanwhile this cache neither reads the session back, nor lets a
+//!   `take` of it win, nor writes a new session with that id through.
+//!   Other caches may resume it until then.
 //! - A read-through that races a remove (on this machine or another) may
 //!   fill the local cache with the session just removed.
 //! - An answer that trickles in can take longer than the timeout in all
@@ -242,6 +243,11 @@ fn write_through<V: AsRef<[u8]>>(link: &Link, s: &Arc<Session<V>>, now: u64) {
     let Some(ttl) = codec::ttl(s, now) else {
         return;
     };
+    if link.pending.contains(s.id()) {
+        // The id's removal has not reached Redis yet, and would delete this
+        // session there when it does: keep it local.
+        return;
+    }
     let key = link.key(s.id());
     let value = codec::encode(s);
     let done = link.run("store a session", |c| {
@@ -254,7 +260,6 @@ fn write_through<V: AsRef<[u8]>>(link: &Link, s: &Arc<Session<V>>, now: u64) {
     });
     if done.is_some() {
         Counters::bump(&link.counters.writes);
-        link.pending.forget(s.id());
     }
 }
 
@@ -345,6 +350,9 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
         if SessionId::new(id).is_err() {
             return None; // no session can have this id, here or in Redis
         }
+        // Checked before asking Redis: a removal waiting for Redis may be
+        // confirmed (and leave the set) while the script runs.
+        let removed_meanwhile = self.link.pending.contains(id);
         let here = self.local.take(id);
         let (key, channel, msg) = (
             self.link.key(id),
@@ -360,7 +368,7 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
         });
         let bytes = answer??;
         Counters::bump(&self.link.counters.deletes);
-        if self.link.pending.contains(id) {
+        if removed_meanwhile {
             return None; // removed here while Redis was away: not a winner
         }
         if here.is_some() {

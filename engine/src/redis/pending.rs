@@ -2,16 +2,18 @@
 //!
 //! A `remove_id` made while Redis cannot be reached removes the local copy
 //! only. Its id waits here until Redis is back; meanwhile a local miss on
-//! it does not read the session back from Redis and a `take` of it does
-//! not win. Every successful Redis operation then sends one batch of the
-//! waiting deletions (and their invalidations) until none is left.
+//! it does not read the session back from Redis, a `take` of it does not
+//! win and a new session stored under it is not written through. The
+//! invalidation listener sends the waiting deletions (and their
+//! invalidations) in batches once Redis answers, off every handshake's
+//! path; an id leaves the set only once Redis has confirmed its deletion.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::sync::{AtomicUsize, Ordering};
 
-/// The most removals kept waiting; beyond it the oldest are not tracked
+/// The most removals kept waiting; beyond it new ones are not tracked
 /// (counted as errors): Redis then forgets them by their TTL.
 pub(crate) const MAX_PENDING: usize = 1 << 16;
 /// Deletions sent per batch.
@@ -58,33 +60,17 @@ impl Pending {
         self.len() > 0 && self.ids().contains(id)
     }
 
-    /// Forgets `id` (a new session with it was written to Redis).
-    pub(crate) fn forget(&self, id: &[u8]) {
-        if self.len() > 0 {
-            let mut ids = self.ids();
-            ids.remove(id);
-            self.publish_len(&ids);
-        }
+    /// Up to [`BATCH`] waiting ids to send; they stay waiting until
+    /// [`confirm`](Self::confirm).
+    pub(crate) fn batch(&self) -> Vec<Vec<u8>> {
+        self.ids().iter().take(BATCH).cloned().collect()
     }
 
-    /// Takes up to [`BATCH`] ids out to send.
-    pub(crate) fn take_batch(&self) -> Vec<Vec<u8>> {
-        let mut ids = self.ids();
-        let batch: Vec<Vec<u8>> = ids.iter().take(BATCH).cloned().collect();
-        for id in &batch {
-            ids.remove(id);
-        }
-        self.publish_len(&ids);
-        batch
-    }
-
-    /// Puts back a batch that could not be sent.
-    pub(crate) fn put_back(&self, batch: Vec<Vec<u8>>) {
+    /// Redis has deleted `batch`: the ids stop waiting.
+    pub(crate) fn confirm(&self, batch: &[Vec<u8>]) {
         let mut ids = self.ids();
         for id in batch {
-            if ids.len() < MAX_PENDING {
-                ids.insert(id);
-            }
+            ids.remove(id);
         }
         self.publish_len(&ids);
     }

@@ -5,13 +5,15 @@
 //! or takes a session publishes `node ‖ id`, where `node` is 16 random
 //! bytes naming the publishing cache, so it can ignore its own messages.
 //! The listener runs on its own thread, reconnects after any failure, and
-//! stops within [`POLL`] of its cache being dropped. Messages published
+//! stops within [`POLL`] of its cache being dropped. It also sends the
+//! removals that waited while Redis was away (`pending.rs`), a batch per
+//! wake-up. Messages published
 //! while it is disconnected are lost; the copies they concerned live on in
 //! the local cache until they expire, are evicted or are flushed.
 
 use std::sync::{Arc, Weak};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::link::{Counters, Link};
 use crate::sync::{AtomicBool, Ordering};
@@ -92,9 +94,15 @@ fn session<V: Send + Sync + 'static>(
     pubsub.set_read_timeout(Some(link.config.timeout.max(POLL)))?;
     pubsub.subscribe(channel)?;
     pubsub.set_read_timeout(Some(POLL))?;
+    let mut next_drain = Instant::now();
     loop {
         if stopped(stop, cache) {
             return Ok(());
+        }
+        // Removals made while Redis was away: send them now that it
+        // answers, a batch per wake-up; after a failure, wait a pause.
+        if link.pending.len() > 0 && Instant::now() >= next_drain && !link.drain_some() {
+            next_drain = Instant::now() + link.config.retry_after;
         }
         let msg = match pubsub.get_message() {
             Ok(msg) => msg,
