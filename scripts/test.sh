@@ -18,5 +18,7 @@ echo "== proxy smoke test (openssl s_client -reconnect)"
 scripts/proxy_smoke.sh
 echo "== loom models"
 scripts/loom.sh
+echo "== loom models, every id with the same hash"
+LOOM_COLLIDE=1 scripts/loom.sh
 echo "== seeded mutants"
 scripts/mutants.sh

@@ -25,7 +25,7 @@
 use std::sync::Arc;
 
 use crate::index::IndexKey;
-use crate::session::Session;
+use crate::session::{Session, SessionId};
 use crate::sync::{AtomicU8, Ordering};
 
 /// Made by `add`, in the index, being published in the map.
@@ -126,5 +126,11 @@ impl<V> Entry<V> {
                 Err(actual) => cur = actual,
             }
         }
+    }
+}
+
+impl<V> crate::map::Keyed for Entry<V> {
+    fn key(&self) -> &SessionId {
+        self.session.session_id()
     }
 }

@@ -16,12 +16,6 @@ pub(crate) struct SessionId {
 }
 
 impl SessionId {
-    /// The id of no session: the key of the map's dummy nodes.
-    pub(crate) const EMPTY: SessionId = SessionId {
-        len: 0,
-        bytes: [0; MAX_ID_LEN],
-    };
-
     pub(crate) fn new(id: &[u8]) -> Result<SessionId, Error> {
         if id.is_empty() {
             return Err(Error::EmptyId);

@@ -24,8 +24,9 @@
 //! The bucket directory is a fixed array of segments of doubling size,
 //! allocated on first use, so the directory never moves either.
 //!
-//! Each regular node holds one session id and a *slot* with the entry (an
-//! `Arc`) cached under that id. Replacing the entry of an id is one CAS on
+//! Each regular node holds a *slot* with the entry (an `Arc`) cached under
+//! one session id; the id itself is read from the entry, so a node is three
+//! words. Replacing the entry of an id is one CAS on
 //! the slot, so a reader sees the old entry or the new one, never neither.
 //! Removing it is a CAS to null, which is final; the node is then marked
 //! deleted (Harris's tag on its `next` pointer) and unlinked.
@@ -49,18 +50,34 @@ mod raw;
 
 use std::sync::Arc;
 
+
 use crate::session::SessionId;
 use crate::sync::epoch::Guard;
 
 pub(crate) use raw::RawMap;
 
+/// A value the map can hold: it knows the id it is stored under, so the
+/// map's nodes need not keep a copy.
+pub(crate) trait Keyed {
+    /// The session id the value is stored under; never changes.
+    fn key(&self) -> &SessionId;
+}
+
+/// How ids are hashed: ahash, except in the loom build that makes every id
+/// collide (`--cfg sesscache_loom_collide`), which model-checks runs of
+/// nodes with equal keys.
+#[cfg(not(sesscache_loom_collide))]
+type IdHasher = ahash::RandomState;
+#[cfg(sesscache_loom_collide)]
+type IdHasher = collide::Collide;
+
 /// The map the cache uses: ids hashed with ahash, seeded at random per map
 /// (ids can be chosen by an attacker).
 pub(crate) struct SessionMap<T> {
-    raw: RawMap<T, ahash::RandomState>,
+    raw: RawMap<T, IdHasher>,
 }
 
-impl<T: Send + Sync + 'static> SessionMap<T> {
+impl<T: Keyed + Send + Sync + 'static> SessionMap<T> {
     pub(crate) fn new(buckets: usize) -> Self {
         SessionMap {
             raw: RawMap::new(buckets, random_state()),
@@ -99,14 +116,43 @@ impl<T: Send + Sync + 'static> SessionMap<T> {
 }
 
 #[cfg(not(sesscache_loom))]
-fn random_state() -> ahash::RandomState {
+fn random_state() -> IdHasher {
     ahash::RandomState::new()
 }
 
 /// Under loom the seed is fixed so that every execution is the same program.
-#[cfg(sesscache_loom)]
-fn random_state() -> ahash::RandomState {
+#[cfg(all(sesscache_loom, not(sesscache_loom_collide)))]
+fn random_state() -> IdHasher {
     ahash::RandomState::with_seeds(1, 2, 3, 4)
+}
+
+#[cfg(sesscache_loom_collide)]
+fn random_state() -> IdHasher {
+    collide::Collide
+}
+
+#[cfg(sesscache_loom_collide)]
+mod collide {
+    /// Every id hashes to one value: every regular node of the map is in
+    /// one run.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Collide;
+
+    pub(crate) struct Same;
+
+    impl core::hash::Hasher for Same {
+        fn finish(&self) -> u64 {
+            0x5eed
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    impl core::hash::BuildHasher for Collide {
+        type Hasher = Same;
+        fn build_hasher(&self) -> Same {
+            Same
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use core::cmp::Ordering as KeyOrdering;
 use core::hash::BuildHasher;
 use std::sync::Arc;
 
+use super::Keyed;
 use crate::session::SessionId;
 use crate::sync::epoch::{self, Atomic, Guard, Owned, Shared};
 use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
@@ -36,7 +37,10 @@ const MAX_LOAD: usize = 1;
 /// A node of the one lock-free sorted list that holds every entry.
 ///
 /// A *dummy* node starts each bucket; its `so_key` is even and its slot is
-/// always null. A *regular* node holds one session id; its `so_key` is odd.
+/// always null. A *regular* node holds one value, with its id; its `so_key`
+/// is odd. Regular nodes with equal `so_key`s (ids with equal hashes) form
+/// a run in no particular order; a new node always goes at the head of its
+/// run, so every insertion of a `so_key` contends on one link.
 ///
 /// Slot states of a regular node:
 ///
@@ -52,13 +56,13 @@ const MAX_LOAD: usize = 1;
 ///   └────────────┘
 /// ```
 ///
-/// Null is final: a dead node never gets a value again, so a publisher that
-/// meets one marks it, helps unlink it and inserts a fresh node.
+/// Null is final: a dead node never gets a value again; searches pass over
+/// it (its id is gone with its value) and a publisher inserts a fresh node.
 pub(crate) struct Node<T> {
     so_key: u64,
-    id: SessionId,
     /// An `Arc<T>` turned into a raw pointer (the node owns one strong count),
-    /// or null.
+    /// or null. The id a regular node stands for is its value's
+    /// ([`Keyed::key`]): nodes carry no copy of it.
     slot: AtomicPtr<T>,
     next: Atomic<Node<T>>,
 }
@@ -67,23 +71,44 @@ impl<T> Node<T> {
     fn dummy(so_key: u64) -> Self {
         Node {
             so_key,
-            id: SessionId::EMPTY,
             slot: AtomicPtr::new(core::ptr::null_mut()),
             next: Atomic::null(),
         }
     }
 
-    fn regular(so_key: u64, id: SessionId, value: *mut T) -> Self {
+    fn regular(so_key: u64, value: *mut T) -> Self {
         Node {
             so_key,
-            id,
             slot: AtomicPtr::new(value),
             next: Atomic::null(),
         }
     }
 
-    fn cmp_key(&self, so_key: u64, id: &SessionId) -> KeyOrdering {
-        self.so_key.cmp(&so_key).then_with(|| self.id.cmp(id))
+    /// The slot's value (Acquire: pairs with the Release that published it,
+    /// so the `T` it points to is initialised).
+    fn load_slot(&self) -> *mut T {
+        #[cfg(not(sesscache_mutant = "relaxed_slot_load"))]
+        let v = self.slot.load(Ordering::Acquire);
+        // Seeded bug: the publication's Acquire weakened.
+        #[cfg(sesscache_mutant = "relaxed_slot_load")]
+        let v = self.slot.load(Ordering::Relaxed);
+        v
+    }
+}
+
+impl<T: Keyed> Node<T> {
+    /// The value this node holds for `id`, if it holds one: a live regular
+    /// node whose value has that id.
+    ///
+    /// # Safety
+    /// `self` must have been read under `guard`, which must outlive every use
+    /// of the returned pointer.
+    unsafe fn value_for(&self, id: &SessionId, _guard: &Guard) -> Option<*mut T> {
+        let v = self.load_slot();
+        // SAFETY: a non-null slot owns a strong count of this `Arc`, released
+        // only through `guard.defer` after the pointer leaves the slot, so it
+        // outlives `guard`.
+        (!v.is_null() && unsafe { (*v).key() } == id).then_some(v)
     }
 }
 
@@ -131,7 +156,7 @@ unsafe impl<T: Send + Sync, S: Send> Send for RawMap<T, S> {}
 // SAFETY: as above; all shared mutation goes through atomics.
 unsafe impl<T: Send + Sync, S: Sync> Sync for RawMap<T, S> {}
 
-impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
+impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// A map whose table starts at `buckets` buckets (rounded up to a power of
     /// two, at least 2).
     pub(crate) fn new(buckets: usize, hasher: S) -> Self {
@@ -293,7 +318,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     ) -> Shared<'g, Node<T>> {
         let mut node = Owned::new(Node::dummy(so_key));
         loop {
-            let (pred, curr) = self.find(start, so_key, &SessionId::EMPTY, guard);
+            let (pred, curr) = self.find(start, so_key, guard);
             // SAFETY: `curr` was read under `guard`, so it is not yet freed.
             if let Some(c) = unsafe { curr.as_ref() } {
                 if c.so_key == so_key {
@@ -311,13 +336,26 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     }
 
     /// Michael's search: the first node whose key is not less than
-    /// `(so_key, id)`, and the link that points to it. Unlinks every deleted
-    /// node it passes; restarts from `start` when a link changed under it.
+    /// `so_key` (the head of the run of that key, if there is one), and the
+    /// link that points to it. Unlinks every deleted node it passes;
+    /// restarts from `start` when a link changed under it.
     fn find<'g>(
         &self,
         start: Shared<'g, Node<T>>,
         so_key: u64,
-        id: &SessionId,
+        guard: &'g Guard,
+    ) -> (&'g Atomic<Node<T>>, Shared<'g, Node<T>>) {
+        self.search(start, so_key, false, guard)
+    }
+
+    /// [`find`](Self::find), or with `past` the first node whose key is
+    /// greater than `so_key`: a search that passes (and so unlinks the
+    /// deleted nodes of) the whole run of `so_key`.
+    fn search<'g>(
+        &self,
+        start: Shared<'g, Node<T>>,
+        so_key: u64,
+        past: bool,
         guard: &'g Guard,
     ) -> (&'g Atomic<Node<T>>, Shared<'g, Node<T>>) {
         'retry: loop {
@@ -356,7 +394,7 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
                         Err(_) => continue 'retry,
                     }
                 }
-                if c.cmp_key(so_key, id) != KeyOrdering::Less {
+                if c.so_key > so_key || (c.so_key == so_key && !past) {
                     return (pred, curr);
                 }
                 pred = &c.next;
@@ -376,24 +414,40 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         // guard drops) and keeps readers from writing.
         // SAFETY: every pointer was read under `guard` from a reachable link.
         while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
-            match c.cmp_key(so_key, id) {
+            match c.so_key.cmp(&so_key) {
                 KeyOrdering::Less => {}
                 KeyOrdering::Equal => {
-                    // Acquire: pairs with the Release publication of the
-                    // value, so the `T` it points to is initialised.
-                    #[cfg(not(sesscache_mutant = "relaxed_slot_load"))]
-                    let v = c.slot.load(Ordering::Acquire);
-                    // Seeded bug: the publication's Acquire weakened.
-                    #[cfg(sesscache_mutant = "relaxed_slot_load")]
-                    let v = c.slot.load(Ordering::Relaxed);
-                    if !v.is_null() {
-                        // SAFETY: the slot owns a strong count of this `Arc`,
-                        // released only through `guard.defer` after the
-                        // pointer leaves the slot, so it outlives `guard`.
+                    // SAFETY: `c` was read under `guard`.
+                    if let Some(v) = unsafe { c.value_for(id, guard) } {
+                        // SAFETY: see `value_for`: valid for `guard`.
                         return Some(unsafe { &*v });
                     }
                 }
                 KeyOrdering::Greater => return None,
+            }
+            // Acquire: as in `find`.
+            curr = c.next.load(Ordering::Acquire, guard);
+        }
+        None
+    }
+
+    /// The node of the run starting at `curr` that holds a value for `id`,
+    /// and that value.
+    fn find_in_run<'g>(
+        &self,
+        mut curr: Shared<'g, Node<T>>,
+        so_key: u64,
+        id: &SessionId,
+        guard: &'g Guard,
+    ) -> Option<(&'g Node<T>, *mut T)> {
+        // SAFETY: every pointer was read under `guard` from a reachable link.
+        while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
+            if c.so_key != so_key {
+                return None;
+            }
+            // SAFETY: `c` was read under `guard`.
+            if let Some(v) = unsafe { c.value_for(id, guard) } {
+                return Some((c, v));
             }
             // Acquire: as in `find`.
             curr = c.next.load(Ordering::Acquire, guard);
@@ -411,49 +465,43 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         value: Arc<T>,
         guard: &'g Guard,
     ) -> Option<&'g T> {
+        debug_assert!(value.key() == id, "a value is stored under its own id");
         let so_key = regular_key(hash);
         let raw = Arc::into_raw(value).cast_mut();
         let start = self.dummy_for(self.bucket_of(hash), guard);
         let mut fresh: Option<Owned<Node<T>>> = None;
         loop {
-            let (pred, curr) = self.find(start, so_key, id, guard);
-            // SAFETY: read under `guard` by `find`.
-            if let Some(c) = unsafe { curr.as_ref() } {
-                if c.cmp_key(so_key, id) == KeyOrdering::Equal {
-                    // Acquire: see `get`.
-                    let old = c.slot.load(Ordering::Acquire);
-                    if old.is_null() {
-                        // A dead node: mark it so `find` unlinks it, then retry.
-                        // Release is not needed: marking publishes nothing.
-                        c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
-                        continue;
-                    }
-                    // AcqRel: Release publishes the new value's contents;
-                    // Acquire orders our later use of `old`.
-                    if c.slot
-                        .compare_exchange(old, raw, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        // SAFETY: `old` left the slot through this CAS, so this
-                        // thread owns the slot's strong count; it is dropped
-                        // only after every guard that could have read `old`.
-                        #[cfg(not(sesscache_mutant = "leak_replaced"))]
-                        unsafe {
-                            self.release_later(old, guard)
-                        };
-                        // Seeded bug: the replaced value's count is never
-                        // released, so its entry and session leak.
-                        // SAFETY: the deferred drop above runs after `guard`.
-                        return Some(unsafe { &*old });
-                    }
-                    continue;
+            let (pred, curr) = self.find(start, so_key, guard);
+            if let Some((c, old)) = self.find_in_run(curr, so_key, id, guard) {
+                // AcqRel: Release publishes the new value's contents;
+                // Acquire orders our later use of `old`.
+                if c.slot
+                    .compare_exchange(old, raw, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    // SAFETY: `old` left the slot through this CAS, so this
+                    // thread owns the slot's strong count; it is dropped
+                    // only after every guard that could have read `old`.
+                    #[cfg(not(sesscache_mutant = "leak_replaced"))]
+                    unsafe {
+                        self.release_later(old, guard)
+                    };
+                    // Seeded bug: the replaced value's count is never
+                    // released, so its entry and session leak.
+                    // SAFETY: the deferred drop above runs after `guard`.
+                    return Some(unsafe { &*old });
                 }
+                // Replaced or removed meanwhile: look again.
+                continue;
             }
+            // No live node for `id`: a new one goes at the head of the run,
+            // so a concurrent insertion of the same key makes this CAS fail.
             let node = fresh
                 .take()
-                .unwrap_or_else(|| Owned::new(Node::regular(so_key, *id, raw)));
+                .unwrap_or_else(|| Owned::new(Node::regular(so_key, raw)));
             // Seeded bug: the node is linked before its value is written, so
-            // another publisher takes it for a dead node and unlinks it.
+            // another publisher passes it as dead and links a second node for
+            // the same id; once the late store lands, two nodes hold it.
             #[cfg(sesscache_mutant = "publish_before_init")]
             node.slot.store(core::ptr::null_mut(), Ordering::Relaxed);
             // Relaxed: the node is private until the CAS publishes it.
@@ -480,12 +528,11 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         let so_key = regular_key(hash);
         let start = self.dummy_for(self.bucket_of(hash), guard);
         let expected = (expected as *const T).cast_mut();
-        let (_, curr) = self.find(start, so_key, id, guard);
-        // SAFETY: read under `guard` by `find`.
-        let Some(c) = (unsafe { curr.as_ref() }) else {
+        let (_, curr) = self.find(start, so_key, guard);
+        let Some((c, v)) = self.find_in_run(curr, so_key, id, guard) else {
             return false;
         };
-        if c.cmp_key(so_key, id) != KeyOrdering::Equal {
+        if v != expected {
             return false;
         }
         // AcqRel: the emptied slot is seen by publishers before they reuse the
@@ -505,8 +552,9 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         // Relaxed: a statistic (see `len`).
         self.count.fetch_sub(1, Ordering::Relaxed);
         c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
-        // Unlink it now rather than leave it to the next traversal.
-        let _ = self.find(start, so_key, id, guard);
+        // Unlink it now rather than leave it to the next traversal: it is in
+        // the run of `so_key`, which a search past that key walks through.
+        let _ = self.search(start, so_key, true, guard);
         true
     }
 
@@ -524,6 +572,22 @@ impl<T: Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         unsafe {
             guard.defer_unchecked(move || drop(Arc::from_raw(ptr)));
         }
+    }
+
+    /// (nodes, marked nodes) linked in the list now, dummies included.
+    #[cfg(test)]
+    pub(crate) fn debug_nodes(&self) -> (usize, usize) {
+        let guard = epoch::pin();
+        let (mut nodes, mut marked) = (0, 0);
+        let mut curr = self.head_slot(0).load(Ordering::Acquire, &guard);
+        // SAFETY: every pointer was read under `guard` from a reachable link.
+        while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
+            nodes += 1;
+            let next = c.next.load(Ordering::Acquire, &guard);
+            marked += usize::from(next.tag() == DELETED);
+            curr = next;
+        }
+        (nodes, marked)
     }
 
     fn grew_by_one(&self) {

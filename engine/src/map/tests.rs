@@ -6,9 +6,26 @@ use core::hash::{BuildHasher, Hasher};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::RawMap;
+use super::{Keyed, RawMap};
 use crate::session::SessionId;
 use crate::sync::epoch;
+
+/// A value that knows its id, as the cache's entries do.
+#[derive(Debug, PartialEq)]
+struct Val {
+    id: SessionId,
+    v: u32,
+}
+
+impl Keyed for Val {
+    fn key(&self) -> &SessionId {
+        &self.id
+    }
+}
+
+fn val(k: u32, v: u32) -> Arc<Val> {
+    Arc::new(Val { id: id(k), v })
+}
 
 /// A hasher that keeps only `bits` bits of a simple hash: many collisions.
 #[derive(Clone, Copy)]
@@ -71,7 +88,7 @@ fn id(n: u32) -> SessionId {
 #[test]
 fn insert_get_replace_remove_match_a_hashmap() {
     for (buckets, hasher) in configs() {
-        let map: RawMap<u32, Narrow> = RawMap::new(buckets, hasher);
+        let map: RawMap<Val, Narrow> = RawMap::new(buckets, hasher);
         let mut model: HashMap<u32, u32> = HashMap::new();
         let guard = epoch::pin();
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -84,11 +101,11 @@ fn insert_get_replace_remove_match_a_hashmap() {
             let h = map.hash(&key);
             match x % 3 {
                 0 | 1 => {
-                    let old = map.publish(h, &key, Arc::new(step), &guard).copied();
+                    let old = map.publish(h, &key, val(k, step), &guard).map(|x| x.v);
                     assert_eq!(old, model.insert(k, step), "publish {k}");
                 }
                 _ => {
-                    let cur = map.get(h, &key, &guard).copied();
+                    let cur = map.get(h, &key, &guard).map(|x| x.v);
                     assert_eq!(cur, model.get(&k).copied(), "get {k}");
                     if let Some(v) = map.get(h, &key, &guard) {
                         assert!(map.unpublish(h, &key, v, &guard));
@@ -101,7 +118,7 @@ fn insert_get_replace_remove_match_a_hashmap() {
         }
         for (k, v) in &model {
             let key = id(*k);
-            assert_eq!(map.get(map.hash(&key), &key, &guard), Some(v));
+            assert_eq!(map.get(map.hash(&key), &key, &guard).map(|x| x.v), Some(*v));
         }
         assert!(map.buckets() >= model.len().min(1 << 20) / 2);
     }
@@ -110,15 +127,18 @@ fn insert_get_replace_remove_match_a_hashmap() {
 #[test]
 fn unpublish_of_a_stale_value_fails() {
     for (buckets, hasher) in configs() {
-        let map: RawMap<u32, Narrow> = RawMap::new(buckets, hasher);
+        let map: RawMap<Val, Narrow> = RawMap::new(buckets, hasher);
         let guard = epoch::pin();
         let key = id(1);
         let h = map.hash(&key);
-        assert!(map.publish(h, &key, Arc::new(1), &guard).is_none());
+        assert!(map.publish(h, &key, val(1, 1), &guard).is_none());
         let first = map.get(h, &key, &guard).unwrap();
-        assert_eq!(map.publish(h, &key, Arc::new(2), &guard), Some(&1));
+        assert_eq!(
+            map.publish(h, &key, val(1, 2), &guard).map(|x| x.v),
+            Some(1)
+        );
         assert!(!map.unpublish(h, &key, first, &guard), "old value is gone");
-        assert_eq!(map.get(h, &key, &guard), Some(&2));
+        assert_eq!(map.get(h, &key, &guard).map(|x| x.v), Some(2));
         let other = id(2);
         assert!(!map.unpublish(map.hash(&other), &other, first, &guard));
     }
@@ -126,26 +146,26 @@ fn unpublish_of_a_stale_value_fails() {
 
 #[test]
 fn the_table_grows_and_keeps_every_key() {
-    let map: RawMap<u32, ahash::RandomState> = RawMap::new(2, ahash::RandomState::new());
+    let map: RawMap<Val, ahash::RandomState> = RawMap::new(2, ahash::RandomState::new());
     let guard = epoch::pin();
     let n = scaled(10_000);
     for k in 0..n {
         let key = id(k);
         assert!(map
-            .publish(map.hash(&key), &key, Arc::new(k), &guard)
+            .publish(map.hash(&key), &key, val(k, k), &guard)
             .is_none());
     }
     assert!(map.buckets() as u32 >= n / 2, "buckets {}", map.buckets());
     for k in 0..n {
         let key = id(k);
-        assert_eq!(map.get(map.hash(&key), &key, &guard), Some(&k));
+        assert_eq!(map.get(map.hash(&key), &key, &guard).map(|x| x.v), Some(k));
     }
 }
 
 #[test]
 fn concurrent_inserts_and_removes_lose_nothing() {
     for (buckets, hasher) in configs() {
-        let map: Arc<RawMap<u32, Narrow>> = Arc::new(RawMap::new(buckets, hasher));
+        let map: Arc<RawMap<Val, Narrow>> = Arc::new(RawMap::new(buckets, hasher));
         let threads = 4;
         let per = scaled(2000);
         std::thread::scope(|s| {
@@ -157,7 +177,7 @@ fn concurrent_inserts_and_removes_lose_nothing() {
                         let key = id(k);
                         let guard = epoch::pin();
                         let h = map.hash(&key);
-                        assert!(map.publish(h, &key, Arc::new(k), &guard).is_none());
+                        assert!(map.publish(h, &key, val(k, k), &guard).is_none());
                         if i % 2 == 1 {
                             let v = map.get(h, &key, &guard).expect("own key");
                             assert!(map.unpublish(h, &key, v, &guard));
@@ -169,10 +189,60 @@ fn concurrent_inserts_and_removes_lose_nothing() {
         let guard = epoch::pin();
         for k in 0..threads * per {
             let key = id(k);
-            let got = map.get(map.hash(&key), &key, &guard).copied();
+            let got = map.get(map.hash(&key), &key, &guard).map(|x| x.v);
             let expect = (k % per % 2 == 0).then_some(k);
             assert_eq!(got, expect, "key {k}");
         }
         assert_eq!(map.len(), (threads * per / 2) as usize);
+    }
+}
+
+/// Every id hashes to `hash`.
+#[derive(Clone, Copy)]
+struct Const(u64);
+
+struct ConstHasher(u64);
+
+impl Hasher for ConstHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+impl BuildHasher for Const {
+    type Hasher = ConstHasher;
+    fn build_hasher(&self) -> ConstHasher {
+        ConstHasher(self.0)
+    }
+}
+
+#[test]
+fn removed_nodes_are_unlinked_from_any_run() {
+    // Runs of equal keys, including the last key of all (hash u64::MAX).
+    for hash in [0, 1, u64::MAX - 1, u64::MAX] {
+        let map: RawMap<Val, Const> = RawMap::new(2, Const(hash));
+        let guard = epoch::pin();
+        for k in 0..6 {
+            let key = id(k);
+            assert!(map.publish(hash, &key, val(k, k), &guard).is_none());
+        }
+        for k in [1, 4] {
+            let key = id(k);
+            let v = map.get(hash, &key, &guard).expect("published");
+            assert!(map.unpublish(hash, &key, v, &guard));
+        }
+        let (nodes, marked) = map.debug_nodes();
+        assert_eq!(marked, 0, "hash {hash:#x}: removed nodes stay linked");
+        assert!(nodes >= map.len() + 1, "the head dummy and every value");
+        for k in 0..6 {
+            let key = id(k);
+            let got = map.get(hash, &key, &guard).map(|x| x.v);
+            assert_eq!(
+                got,
+                (k != 1 && k != 4).then_some(k),
+                "hash {hash:#x} id {k}"
+            );
+        }
     }
 }
