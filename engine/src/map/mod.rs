@@ -50,7 +50,6 @@ mod raw;
 
 use std::sync::Arc;
 
-
 use crate::session::SessionId;
 use crate::sync::epoch::Guard;
 
