@@ -84,13 +84,14 @@ pub fn install<S: SessionStore<Vec<u8>> + 'static>(builder: &mut SslContextBuild
 
     let on_get = store;
     let get = move |ssl: &mut SslRef, id: &[u8]| -> Option<SslSession> {
-        let der = if ssl.version2() == Some(SslVersion::TLS1_3) {
+        // Decoded straight from the cached DER: no copy of it is made.
+        let decode = |s: &Session<Vec<u8>>| SslSession::from_der(s.value()).ok();
+        if ssl.version2() == Some(SslVersion::TLS1_3) {
             // A stateful TLS 1.3 ticket is redeemed once (RFC 8446, 8.1).
-            on_get.take(id).map(|s| s.value().clone())
+            on_get.take(id).and_then(|s| decode(&s))
         } else {
-            on_get.lookup_with(id, |s| s.value().clone())
-        }?;
-        SslSession::from_der(&der).ok()
+            on_get.lookup_with(id, decode).flatten()
+        }
     };
     // SAFETY: the callback returns only sessions freshly decoded from DER by
     // `SslSession::from_der`, which belong to no `SslContext`; the

@@ -71,6 +71,16 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Take = get and delete, plus an invalidation when there was something to
+/// take, atomically (GET and DEL rather than GETDEL, which needs Redis 6.2).
+const TAKE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
+return v";
+
 /// How long r2d2 keeps retrying a connection in the background. Callers
 /// never wait this long (each waits at most its operation's timeout);
 /// a long value only makes r2d2's retries back off instead of hammering
@@ -92,8 +102,12 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub(crate) fn bump(c: &AtomicU64) {
+        Self::add(c, 1);
+    }
+
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
         // Relaxed: a statistic.
-        c.fetch_add(1, Ordering::Relaxed);
+        c.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -120,6 +134,8 @@ pub(crate) struct Link {
     pub(crate) node: [u8; NODE_LEN],
     /// Removals Redis has not heard of yet.
     pub(crate) pending: Pending,
+    /// The take script, hashed once (`EVALSHA`, falling back to `EVAL`).
+    pub(crate) take_script: redis::Script,
 }
 
 impl Link {
@@ -162,6 +178,7 @@ impl Link {
             epoch: Instant::now(),
             node,
             pending: Pending::default(),
+            take_script: redis::Script::new(TAKE),
         }
     }
 
@@ -211,9 +228,7 @@ impl Link {
             return false;
         };
         self.pending.confirm(&batch);
-        for _ in 0..n {
-            Counters::bump(&self.counters.deletes);
-        }
+        Counters::add(&self.counters.deletes, n);
         true
     }
 
@@ -255,18 +270,17 @@ impl Link {
 
     /// A pooled connection of the current generation, within `deadline`.
     fn checkout(&self, deadline: Instant) -> Result<r2d2::PooledConnection<Manager>, String> {
-        loop {
-            let left = deadline
+        let left = || {
+            deadline
                 .checked_duration_since(Instant::now())
                 .filter(|d| !d.is_zero())
-                .ok_or_else(|| "timed out waiting for a connection".to_owned())?;
-            let mut conn = self.pool.get_timeout(left).map_err(|e| e.to_string())?;
+                .ok_or_else(|| "timed out waiting for a connection".to_owned())
+        };
+        loop {
+            let mut conn = self.pool.get_timeout(left()?).map_err(|e| e.to_string())?;
             // Relaxed: see `Manager::connect`.
             if conn.generation >= self.generation.load(Ordering::Relaxed) {
-                let left = deadline
-                    .checked_duration_since(Instant::now())
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| "timed out waiting for a connection".to_owned())?;
+                let left = left()?;
                 conn.inner
                     .set_read_timeout(Some(left))
                     .and_then(|()| conn.inner.set_write_timeout(Some(left)))

@@ -76,8 +76,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use redis::Script;
-
 pub use config::{ConfigError, RedisConfig};
 use link::{Counters, Link};
 use subscriber::NODE_LEN;
@@ -132,16 +130,6 @@ pub struct TieredCache<V> {
     link: Arc<Link>,
     stop: Arc<AtomicBool>,
 }
-
-/// Take = get and delete, plus an invalidation when there was something to
-/// take, atomically (GET and DEL rather than GETDEL, which needs Redis 6.2).
-const TAKE: &str = r"
-local v = redis.call('GET', KEYS[1])
-if v then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[1], ARGV[2])
-end
-return v";
 
 impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> TieredCache<V> {
     /// The local cache `builder` describes, with the Redis tier `config`
@@ -360,7 +348,8 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
             self.link.invalidation(id),
         );
         let answer = self.link.run("take a session", |c| {
-            Script::new(TAKE)
+            self.link
+                .take_script
                 .key(&key)
                 .arg(&channel)
                 .arg(&msg)
