@@ -36,7 +36,7 @@ use crate::map::SessionMap;
 use crate::session::SessionId;
 use crate::stats::{Counter, StripedStats};
 use crate::sync::epoch::{self, Guard};
-use crate::sync::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{prefetch, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use crate::{CacheMode, Clock, Error, Session, Stats};
 
 pub(crate) type NewHook<V> = Box<dyn Fn(&Arc<Session<V>>) + Send + Sync>;
@@ -68,6 +68,12 @@ const LEN_LOAD: Ordering = Ordering::Relaxed;
 /// Flush claims at most this many sessions before it unpins and reports
 /// them, so callbacks never run pinned and garbage is released as it goes.
 const FLUSH_BATCH: usize = 64;
+
+/// How many steps of a map path past the bucket slot a flush loads ahead:
+/// the dummy, then up to three nodes after it, which cover the entry's node
+/// and the node after it in most buckets (a bucket holds at most one entry
+/// on average).
+const PREFETCH_DEPTH: usize = 4;
 
 /// A lock-free TLS session cache with the semantics of OpenSSL's internal
 /// `SSL_CTX` session cache.
@@ -182,18 +188,18 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
         #[cfg(not(sesscache_mutant = "index_after_publish"))]
-        self.index.insert(entry.key, entry.clone());
+        self.index.insert(entry.key, entry.clone(), &guard);
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
         // Seeded bug: a remover may retire the entry before it is indexed,
         // leaving an orphan in the index.
         #[cfg(sesscache_mutant = "index_after_publish")]
-        self.index.insert(entry.key, entry.clone());
+        self.index.insert(entry.key, entry.clone(), &guard);
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
             // Replaced silently: the new entry takes the old one's place, so
             // the length does not change.
             Some(old) if old.try_retire(Path::Map) => {
-                self.index.remove(&old.key);
+                self.index.remove(&old.key, &guard);
                 (Arc::ptr_eq(&old.session, session), false)
             }
             // A new id, or the old entry was retired by someone else, who
@@ -243,7 +249,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             if cap == 0 || self.len.load(LEN_LOAD) <= cap {
                 return;
             }
-            let Some(victim) = self.soonest_live(spare) else {
+            let Some(victim) = self.soonest_live(spare, guard) else {
                 // Nothing to evict: every other counted entry is being added
                 // or removed by a thread that checks the bound itself when it
                 // is done.
@@ -258,7 +264,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             }
             if victim.try_retire(Path::Index) {
                 // The reservation already took it off `len`.
-                self.unlink(&victim, guard);
+                self.unlink(victim, guard);
                 self.stats.bump(Counter::CacheFull);
                 victim.session.mark_not_resumable();
                 evicted.push(victim.session.clone());
@@ -279,12 +285,12 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     }
 
     /// The first `LIVE` entry in expiry order other than `spare`.
-    fn soonest_live(&self, spare: Option<u64>) -> Option<Arc<Entry<V>>> {
+    fn soonest_live<'g>(&'g self, spare: Option<u64>, guard: &'g Guard) -> Option<&'g Entry<V>> {
         let mut victim = None;
         self.index
-            .scan(Bound::Unbounded, Bound::Unbounded, &mut |key, e| {
+            .scan(Bound::Unbounded, Bound::Unbounded, guard, &mut |key, e| {
                 if Some(key.1) != spare && e.state() == LIVE {
-                    victim = Some(e.clone());
+                    victim = Some(&**e);
                     false
                 } else {
                     true
@@ -300,7 +306,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         #[cfg(sesscache_mutant = "unlink_before_retire")]
         {
             self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-            self.index.remove(&e.key);
+            self.index.remove(&e.key, guard);
         }
         // Seeded bug: the length drops even when another thread won.
         #[cfg(sesscache_mutant = "decrement_on_lost_race")]
@@ -321,7 +327,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     fn unlink(&self, e: &Entry<V>, guard: &Guard) {
         debug_assert!(e.is_retired(), "only a retired entry is unlinked");
         self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-        self.index.remove(&e.key);
+        self.index.remove(&e.key, guard);
     }
 
     /// The entry cached under `id` that is not retired. A retired entry still
@@ -534,6 +540,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// concurrency: it removes every session that had expired at `t` and
     /// stayed cached for the whole flush; sessions added meanwhile may or
     /// may not be removed.
+    #[inline(never)]
     pub fn flush(&self, t: u64) -> usize {
         let upper = if t == 0 {
             Bound::Unbounded
@@ -542,23 +549,27 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         };
         let mut lower = Bound::Unbounded;
         let mut total = 0;
-        let mut candidates = Vec::with_capacity(FLUSH_BATCH);
         let mut graveyard = Graveyard::new();
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
             let guard = epoch::pin();
-            self.index.scan(lower, upper, &mut |key, e| {
+            // The batch's entries are borrowed from the index for as long as
+            // `guard` is pinned: no reference count is touched until one is
+            // retired, so the scan's cache misses can overlap.
+            let mut candidates: Vec<&Arc<Entry<V>>> = Vec::with_capacity(FLUSH_BATCH);
+            self.index.scan(lower, upper, &guard, &mut |key, e| {
                 lower = Bound::Excluded(*key);
-                candidates.push(e.clone());
+                candidates.push(e);
                 candidates.len() < FLUSH_BATCH
             });
             // A short batch means the scan reached the end of the range.
             let more = candidates.len() == FLUSH_BATCH;
-            for e in candidates.drain(..) {
-                if self.retire(&e, Path::Index, &guard) {
+            self.prefetch_paths(&candidates, &guard);
+            for e in candidates {
+                if self.retire(e, Path::Index, &guard) {
                     e.session.mark_not_resumable();
                     removed.push(e.session.clone());
-                    graveyard.hold(e);
+                    graveyard.hold(e.clone());
                 }
             }
             // Hand this batch's deferred releases to the epoch now, and run
@@ -573,6 +584,25 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             if !more {
                 graveyard.drain();
                 return total;
+            }
+        }
+    }
+
+    /// Loads what retiring `batch` will read, one step of every entry's path
+    /// at a time, so the batch's cache misses overlap: removing one entry
+    /// follows a chain of dependent pointers (entry, then session and bucket
+    /// slot, dummy, nodes), each a likely miss in a large cache.
+    fn prefetch_paths(&self, batch: &[&Arc<Entry<V>>], guard: &Guard) {
+        for e in batch {
+            prefetch(Arc::as_ptr(e));
+        }
+        for e in batch {
+            prefetch(Arc::as_ptr(&e.session));
+            self.map.prefetch(e.hash, 0, guard);
+        }
+        for depth in 1..=PREFETCH_DEPTH {
+            for e in batch {
+                self.map.prefetch(e.hash, depth, guard);
             }
         }
     }

@@ -12,64 +12,80 @@
 use core::ops::Bound;
 use std::sync::Arc;
 
+use crate::sync::epoch::Guard;
+
 /// (expiry in seconds, insertion sequence number).
 pub(crate) type IndexKey = (u64, u64);
 
 /// What the cache needs of an ordered concurrent index.
+///
+/// Every operation runs under the caller's epoch guard: a value seen by
+/// `scan` stays valid (and its `Arc` readable without touching its count)
+/// until that guard is dropped, even if another thread removes it meanwhile.
 pub(crate) trait ExpiryIndex<T>: Send + Sync {
-    fn insert(&self, key: IndexKey, value: Arc<T>);
-    fn remove(&self, key: &IndexKey);
+    fn insert(&self, key: IndexKey, value: Arc<T>, guard: &Guard);
+    fn remove(&self, key: &IndexKey, guard: &Guard);
     /// Visits entries in key order within `(lower, upper)` until `visit`
     /// returns false. Entries inserted or removed meanwhile may or may not be
     /// seen. `visit` must not touch the index.
-    fn scan(
-        &self,
+    fn scan<'g>(
+        &'g self,
         lower: Bound<IndexKey>,
         upper: Bound<IndexKey>,
-        visit: &mut dyn FnMut(&IndexKey, &Arc<T>) -> bool,
+        guard: &'g Guard,
+        visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     );
     fn len(&self) -> usize;
 }
 
-/// The production index: a lock-free skiplist.
+/// The production index: a lock-free skiplist, used through crossbeam's
+/// guard-based API: a scan only loads (no reference count is touched per
+/// node), so its cache misses can overlap.
 #[cfg(not(sesscache_loom))]
 pub(crate) struct SkipIndex<T> {
-    list: crossbeam_skiplist::SkipMap<IndexKey, Arc<T>>,
+    list: crossbeam_skiplist::base::SkipList<IndexKey, Arc<T>>,
 }
 
 #[cfg(not(sesscache_loom))]
 impl<T> SkipIndex<T> {
     pub(crate) fn new() -> Self {
         SkipIndex {
-            list: crossbeam_skiplist::SkipMap::new(),
+            // The default collector: the one `epoch::pin` pins, so the
+            // cache's guards protect the skiplist's nodes too.
+            list: crossbeam_skiplist::base::SkipList::new(
+                crossbeam_epoch::default_collector().clone(),
+            ),
         }
     }
 }
 
 #[cfg(not(sesscache_loom))]
 impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
-    fn insert(&self, key: IndexKey, value: Arc<T>) {
-        self.list.insert(key, value);
+    fn insert(&self, key: IndexKey, value: Arc<T>, guard: &Guard) {
+        self.list.insert(key, value, guard).release(guard);
     }
 
-    fn remove(&self, key: &IndexKey) {
-        self.list.remove(key);
+    fn remove(&self, key: &IndexKey, guard: &Guard) {
+        if let Some(e) = self.list.remove(key, guard) {
+            e.release(guard);
+        }
     }
 
-    fn scan(
-        &self,
+    fn scan<'g>(
+        &'g self,
         lower: Bound<IndexKey>,
         upper: Bound<IndexKey>,
-        visit: &mut dyn FnMut(&IndexKey, &Arc<T>) -> bool,
+        guard: &'g Guard,
+        visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     ) {
         // Not `SkipMap::range`: in crossbeam-skiplist 0.1.3 its iterator
         // leaks a reference to every node it passes, so a flushed node would
         // never be freed (crossbeam issue #1178, fixed upstream after 0.1.3).
-        // `lower_bound` and `Entry::next` release their references.
+        // The guard-based cursor takes no references at all.
         let mut cursor = match lower {
-            Bound::Unbounded => self.list.front(),
-            Bound::Included(k) => self.list.lower_bound(Bound::Included(&k)),
-            Bound::Excluded(k) => self.list.lower_bound(Bound::Excluded(&k)),
+            Bound::Unbounded => self.list.front(guard),
+            Bound::Included(k) => self.list.lower_bound(Bound::Included(&k), guard),
+            Bound::Excluded(k) => self.list.lower_bound(Bound::Excluded(&k), guard),
         };
         while let Some(e) = cursor {
             let below_upper = match upper {
@@ -107,30 +123,38 @@ impl<T> SkipIndex<T> {
 
 #[cfg(sesscache_loom)]
 impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
-    fn insert(&self, key: IndexKey, value: Arc<T>) {
+    fn insert(&self, key: IndexKey, value: Arc<T>, _guard: &Guard) {
         self.list.lock().unwrap().insert(key, value);
     }
 
-    fn remove(&self, key: &IndexKey) {
+    fn remove(&self, key: &IndexKey, _guard: &Guard) {
         self.list.lock().unwrap().remove(key);
     }
 
-    fn scan(
-        &self,
+    fn scan<'g>(
+        &'g self,
         lower: Bound<IndexKey>,
         upper: Bound<IndexKey>,
-        visit: &mut dyn FnMut(&IndexKey, &Arc<T>) -> bool,
+        guard: &'g Guard,
+        visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     ) {
         // Copy the range out so `visit` runs without the stand-in's lock,
-        // as it would with the skiplist.
-        let snapshot: Vec<(IndexKey, Arc<T>)> = self
+        // as it would with the skiplist. The copy is freed through the
+        // epoch, as the skiplist frees its nodes, so what `visit` is handed
+        // stays valid for `guard`.
+        let snapshot: Arc<[(IndexKey, Arc<T>)]> = self
             .list
             .lock()
             .unwrap()
             .range((lower, upper))
             .map(|(k, v)| (*k, v.clone()))
             .collect();
-        for (k, v) in &snapshot {
+        let items: *const [(IndexKey, Arc<T>)] = Arc::as_ptr(&snapshot);
+        guard.defer(move || drop(snapshot));
+        // SAFETY: the deferred closure owns the snapshot and runs only after
+        // every guard pinned now, `guard` included, is gone; until then the
+        // slice is alive and never written.
+        for (k, v) in unsafe { &*items } {
             if !visit(k, v) {
                 break;
             }

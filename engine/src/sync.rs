@@ -53,3 +53,20 @@ pub(crate) fn thread_stripe() -> usize {
 pub(crate) fn thread_stripe() -> usize {
     0
 }
+
+/// Asks the processor to start loading the cache line at `p`, so a later
+/// read of it does not wait for memory. Only a hint: nothing is read, any
+/// address (even a dangling or null one) is allowed, and it never faults.
+/// A no-op under the model checker, under Miri and off x86-64.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(sesscache_loom), not(miri)))]
+    // SAFETY: `prefetcht0` needs only SSE, which every x86-64 processor has;
+    // it does not access memory in the language's sense, so the pointer need
+    // not be valid.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(sesscache_loom), not(miri))))]
+    let _ = p;
+}

@@ -109,6 +109,10 @@ impl<T: Keyed + Send + Sync + 'static> SessionMap<T> {
         self.raw.publish(hash, id, value, guard)
     }
 
+    pub(crate) fn prefetch(&self, hash: u64, depth: usize, guard: &Guard) {
+        self.raw.prefetch(hash, depth, guard);
+    }
+
     pub(crate) fn unpublish(&self, hash: u64, id: &SessionId, expected: &T, guard: &Guard) -> bool {
         self.raw.unpublish(hash, id, expected, guard)
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::Keyed;
 use crate::session::SessionId;
 use crate::sync::epoch::{self, Atomic, Guard, Owned, Shared};
-use crate::sync::{AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{prefetch, AtomicIsize, AtomicPtr, AtomicUsize, Ordering};
 
 /// Tag on a node's `next` pointer: the node is logically deleted and will be
 /// unlinked by the next traversal that passes it. Set only after the node's
@@ -429,6 +429,42 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             curr = c.next.load(Ordering::Acquire, guard);
         }
         None
+    }
+
+    /// Starts loading step `depth` of the path that removing an entry of
+    /// `hash` takes: 0 is the bucket's head slot, 1 its dummy node, 2 the
+    /// node after the dummy, and so on, up to the first node past the run of
+    /// `hash` (the one an unlinking search stops at); deeper steps load
+    /// nothing. The steps before `depth` are read (never written), so
+    /// calling this for depth 0, 1, 2 … over a batch of hashes, one depth at
+    /// a time, lets the batch's cache misses overlap instead of following one
+    /// another. Only a hint: a bucket not yet linked is skipped.
+    pub(crate) fn prefetch(&self, hash: u64, depth: usize, guard: &Guard) {
+        let so_key = regular_key(hash);
+        let (s, i) = self.locate(self.bucket_of(hash));
+        let Some(seg) = self.segment_if_present(s) else {
+            return;
+        };
+        let slot = &seg.heads[i];
+        if depth == 0 {
+            prefetch(slot);
+            return;
+        }
+        // Acquire: see `dummy_for`.
+        let mut curr = slot.load(Ordering::Acquire, guard);
+        for _ in 1..depth {
+            // SAFETY: read under `guard` from a reachable link (dummies are
+            // never freed before the map drops; other nodes after `guard`).
+            let Some(c) = (unsafe { curr.with_tag(0).as_ref() }) else {
+                return;
+            };
+            if c.so_key > so_key {
+                return;
+            }
+            // Acquire: as in `find`.
+            curr = c.next.load(Ordering::Acquire, guard);
+        }
+        prefetch(curr.with_tag(0).as_raw());
     }
 
     /// The node of the run starting at `curr` that holds a value for `id`,
