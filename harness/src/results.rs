@@ -171,7 +171,8 @@ pub struct ScalePoint {
     /// Nanoseconds per lookup of a live session.
     #[serde(with = "nan_as_null")]
     pub lookup_ns: f64,
-    /// Microseconds to flush 1 000 expired sessions among `live`.
+    /// Microseconds to flush 1 000 expired sessions among `live`: the median
+    /// of three flushes, each after 33 000 lookups.
     #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
 }
