@@ -438,7 +438,8 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// nothing. The steps before `depth` are read (never written), so
     /// calling this for depth 0, 1, 2 … over a batch of hashes, one depth at
     /// a time, lets the batch's cache misses overlap instead of following one
-    /// another. Only a hint: a bucket not yet linked is skipped.
+    /// another. Only a hint: for a bucket not yet linked nothing useful is
+    /// loaded.
     pub(crate) fn prefetch(&self, hash: u64, depth: usize, guard: &Guard) {
         let so_key = regular_key(hash);
         let (s, i) = self.locate(self.bucket_of(hash));

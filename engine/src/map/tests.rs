@@ -246,3 +246,40 @@ fn removed_nodes_are_unlinked_from_any_run() {
         }
     }
 }
+
+/// `prefetch` walks paths that other threads are changing: it must only
+/// read nodes its guard protects (checked under Miri).
+#[test]
+fn prefetch_races_publish_and_unpublish() {
+    for (buckets, hasher) in configs() {
+        let map: RawMap<Val, Narrow> = RawMap::new(buckets, hasher);
+        let n = scaled(2000);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for step in 0..n {
+                    let guard = epoch::pin();
+                    let k = step % 40;
+                    let key = id(k);
+                    let h = map.hash(&key);
+                    if step % 3 == 2 {
+                        if let Some(v) = map.get(h, &key, &guard) {
+                            map.unpublish(h, &key, v, &guard);
+                        }
+                    } else {
+                        map.publish(h, &key, val(k, step), &guard);
+                    }
+                }
+            });
+            s.spawn(|| {
+                for step in 0..n {
+                    let guard = epoch::pin();
+                    let key = id((step * 7) % 40);
+                    let h = map.hash(&key);
+                    for d in 0..8 {
+                        map.prefetch(h, d, &guard);
+                    }
+                }
+            });
+        });
+    }
+}
