@@ -540,7 +540,6 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// concurrency: it removes every session that had expired at `t` and
     /// stayed cached for the whole flush; sessions added meanwhile may or
     /// may not be removed.
-    #[inline(never)]
     pub fn flush(&self, t: u64) -> usize {
         let upper = if t == 0 {
             Bound::Unbounded
