@@ -596,7 +596,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             prefetch(Arc::as_ptr(e));
         }
         for e in batch {
+            // A session spans two cache lines: load both, as the id that
+            // removal compares may lie across them.
             prefetch(Arc::as_ptr(&e.session));
+            let id: *const SessionId = e.session.session_id();
+            prefetch(id.cast::<u8>().wrapping_add(size_of::<SessionId>() - 1));
             self.map.prefetch(e.hash, 0, guard);
         }
         for depth in 1..=PREFETCH_DEPTH {
