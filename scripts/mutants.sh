@@ -4,7 +4,9 @@
 # SESSCACHE_MUTANT=NAME into that cfg, so only the engine is rebuilt). The
 # loom suite must FAIL on every mutant and PASS on the real code. Prints a
 # table: mutant -> the models that caught it. Exits non-zero if a mutant
-# survives or the real code fails.
+# survives or the real code fails. A mutant written NAME:collide is checked
+# against the colliding-ids build (every id hashes alike, as with
+# LOOM_COLLIDE=1 scripts/loom.sh), whose real code scripts/loom.sh checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MUTANTS=(
@@ -18,6 +20,7 @@ MUTANTS=(
     replacement_skips_bound
     relaxed_slot_load
     leak_replaced
+    dummy_without_claim:collide
 )
 if [ $# -gt 0 ]; then MUTANTS=("$@"); fi
 
@@ -28,23 +31,28 @@ log_dir=target-loom/mutants
 mkdir -p "$log_dir"
 
 MODELS=()
-run_suite() { # $1: mutant name or "" for the real code; prints failed models
-    local name=$1 log="$log_dir/${1:-real}.log" failed="" rc=0
+run_suite() { # $1: mutant (NAME or NAME:collide) or "" for the real code; prints failed models
+    local name=${1%:collide} log="$log_dir/${1:-real}.log" failed="" rc=0
+    local target=target-loom flags=$RUSTFLAGS
+    if [ "$name" != "$1" ]; then
+        target=target-loom-collide
+        flags="$RUSTFLAGS --cfg sesscache_loom_collide"
+    fi
     : >"$log"
-    if ! SESSCACHE_MUTANT="$name" cargo test -p sesscache-loom --release \
-        --target-dir target-loom --test models --no-run >>"$log" 2>&1; then
+    if ! RUSTFLAGS="$flags" SESSCACHE_MUTANT="$name" cargo test -p sesscache-loom --release \
+        --target-dir "$target" --test models --no-run >>"$log" 2>&1; then
         echo "(build failed)"
         return 1
     fi
     if [ ${#MODELS[@]} = 0 ]; then
-        mapfile -t MODELS < <(SESSCACHE_MUTANT="$name" cargo test -q -p sesscache-loom \
-            --release --target-dir target-loom --test models -- --list 2>/dev/null |
+        mapfile -t MODELS < <(RUSTFLAGS="$flags" SESSCACHE_MUTANT="$name" cargo test -q \
+            -p sesscache-loom --release --target-dir "$target" --test models -- --list 2>/dev/null |
             sed -n 's/: test$//p')
     fi
     # One process per model: a model that fails may abort its process.
     for model in "${MODELS[@]}"; do
-        if ! SESSCACHE_MUTANT="$name" cargo test -p sesscache-loom --release \
-            --target-dir target-loom --test models -- --exact "$model" >>"$log" 2>&1; then
+        if ! RUSTFLAGS="$flags" SESSCACHE_MUTANT="$name" cargo test -p sesscache-loom --release \
+            --target-dir "$target" --test models -- --exact "$model" >>"$log" 2>&1; then
             failed="$failed $model"
             rc=1
         fi

@@ -6,12 +6,13 @@
 //! Lock-Free Extensible Hash Tables", JACM 2006). Every entry lives in one
 //! lock-free sorted linked list (Michael, "High Performance Dynamic Lock-Free
 //! Hash Tables and List-Based Sets", SPAA 2002), ordered by the bit-reversed
-//! hash. A bucket is a pointer to a *dummy* node in that list; because of the
+//! hash. A bucket is a *dummy* node in that list; because of the
 //! bit reversal, the entries of bucket `b` in a table of `2n` buckets are a
 //! contiguous run that splits the run of bucket `b mod n`. Growing the table
 //! therefore never moves an entry: it only doubles the bucket count, and each
-//! new bucket's dummy is linked in lazily, by the first thread that needs it,
-//! right after its parent's dummy.
+//! new bucket's dummy is linked in lazily, by the one thread that claims it,
+//! after its parent's dummy; until then the bucket is served from its
+//! parent.
 //!
 //! ```text
 //!  buckets (4)   0          2                1          3
@@ -22,7 +23,9 @@
 //! ```
 //!
 //! The bucket directory is a fixed array of segments of doubling size,
-//! allocated on first use, so the directory never moves either.
+//! allocated on first use, so the directory never moves either. A segment
+//! holds its buckets' dummy nodes inline; a dummy's otherwise unused slot
+//! holds its link state (`UNLINKED → LINKING → LINKED`, see `raw.rs`).
 //!
 //! Each regular node holds a *slot* with the entry (an `Arc`) cached under
 //! one session id; the id itself is read from the entry, so a node is three

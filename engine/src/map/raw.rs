@@ -118,6 +118,22 @@ fn regular_key(hash: u64) -> u64 {
     (hash | 1 << 63).reverse_bits()
 }
 
+/// Whether `so_key` is a regular node's (odd) rather than a dummy's (even).
+fn is_regular_key(so_key: u64) -> bool {
+    so_key & 1 == 1
+}
+
+/// The pointer a dummy's `slot` holds for link state `state`: a small
+/// address, never dereferenced.
+fn link_state<T>(state: usize) -> *mut T {
+    state as *mut T
+}
+
+/// The link state a dummy's `slot` holds.
+fn state_of<T>(slot: *mut T) -> usize {
+    slot as usize
+}
+
 /// The split-order key of bucket `b`'s dummy node (even, since `b < 2^63`).
 fn dummy_key(b: usize) -> u64 {
     (b as u64).reverse_bits()
@@ -129,10 +145,26 @@ fn parent_bucket(b: usize) -> usize {
     b & !(1 << (usize::BITS - 1 - b.leading_zeros()))
 }
 
-/// One segment of the bucket directory: bucket heads, each null until the
-/// bucket is first used, then pointing at the bucket's dummy node forever.
+/// Link states of a dummy node, kept in its `slot` (a dummy holds no value,
+/// so the slot is free for this; it is never dereferenced):
+///
+/// ```text
+///   UNLINKED ──claim (CAS, one winner)──▶ LINKING ──link CAS done──▶ LINKED
+/// ```
+///
+/// Only the thread that claimed a dummy links it, so no two threads ever
+/// prepare the same node's `next`. While a dummy is not `LINKED` its bucket
+/// is served from its closest linked ancestor, whose dummy precedes it in
+/// the list: any operation can proceed without waiting for the linker.
+const UNLINKED: usize = 0;
+const LINKING: usize = 1;
+const LINKED: usize = 2;
+
+/// One segment of the bucket directory: the buckets' dummy nodes
+/// themselves, inline, so finding a bucket's dummy costs no pointer chase
+/// and no allocation of its own. Each is `UNLINKED` until first needed.
 struct Segment<T> {
-    heads: Box<[Atomic<Node<T>>]>,
+    dummies: Box<[Node<T>]>,
 }
 
 /// A lock-free hash map from session id to `Arc<T>`: Shalev & Shavit's
@@ -171,11 +203,12 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             count: AtomicIsize::new(0),
             segments,
         };
-        // Bucket 0's dummy is the head of the whole list; make it now so that
-        // every traversal has a start. Release: the map is published to other
-        // threads later anyway; this keeps the head's initialisation ordered.
-        map.head_slot(0)
-            .store(Owned::new(Node::dummy(dummy_key(0))), Ordering::Release);
+        // Bucket 0's dummy is the head of the whole list: linked from the
+        // start, so that every traversal has one. Release: the map is
+        // published to other threads later anyway; this keeps it ordered.
+        map.bucket_dummy(0)
+            .slot
+            .store(link_state(LINKED), Ordering::Release);
         map
     }
 
@@ -221,25 +254,29 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     }
 
     fn segment_if_present(&self, s: usize) -> Option<&Segment<T>> {
-        // Acquire: pairs with the Release CAS in `head_slot`, so the
-        // segment's heads are initialised when seen.
+        // Acquire: pairs with the Release CAS in `bucket_dummy`, so the
+        // segment's dummies are initialised when seen.
         let p = self.segments[s].load(Ordering::Acquire);
         // SAFETY: a non-null segment pointer came from `Box::into_raw` and
         // stays valid until the map is dropped.
         unsafe { p.as_ref() }
     }
 
-    /// The head slot of bucket `b`, allocating its segment on first use.
-    fn head_slot(&self, b: usize) -> &Atomic<Node<T>> {
+    /// The dummy node of bucket `b` (linked or not), allocating its segment
+    /// on first use.
+    fn bucket_dummy(&self, b: usize) -> &Node<T> {
         let (s, i) = self.locate(b);
         if let Some(seg) = self.segment_if_present(s) {
-            return &seg.heads[i];
+            return &seg.dummies[i];
         }
+        let first = if s == 0 { 0 } else { self.base << (s - 1) };
         let fresh = Box::into_raw(Box::new(Segment {
-            heads: (0..self.segment_len(s)).map(|_| Atomic::null()).collect(),
+            dummies: (first..first + self.segment_len(s))
+                .map(|b| Node::dummy(dummy_key(b)))
+                .collect(),
         }));
-        // Release: publishes the initialised heads; Acquire on failure: the
-        // winner's heads are read next.
+        // Release: publishes the initialised dummies; Acquire on failure:
+        // the winner's dummies are read next.
         let seg = match self.segments[s].compare_exchange(
             core::ptr::null_mut(),
             fresh,
@@ -255,7 +292,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             }
         };
         // SAFETY: `seg` is a published segment, valid until the map drops.
-        unsafe { &(*seg).heads[i] }
+        unsafe { &(*seg).dummies[i] }
     }
 
     fn bucket_of(&self, hash: u64) -> usize {
@@ -266,71 +303,85 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         (hash as usize) & (size - 1)
     }
 
-    /// The dummy node of bucket `b`, linking it (and its ancestors) into the
-    /// list on first use.
+    /// A linked dummy from which an operation on bucket `b` may search: the
+    /// bucket's own dummy, linked now (with its ancestors) if it was not,
+    /// or, while another thread is linking it, the dummy of its closest
+    /// linked ancestor, which precedes it in the list.
     fn dummy_for<'g>(&self, b: usize, guard: &'g Guard) -> Shared<'g, Node<T>> {
-        let head = self.head_slot(b);
-        // Acquire: pairs with the Release CAS below, so the dummy is
-        // initialised when seen.
-        let d = head.load(Ordering::Acquire, guard);
-        if !d.is_null() {
-            return d;
+        let d = self.bucket_dummy(b);
+        // Acquire: pairs with the Release store of LINKED below, so the
+        // dummy's link is visible when the state is.
+        let state = state_of(d.slot.load(Ordering::Acquire));
+        if state == LINKED {
+            return Shared::from(core::ptr::from_ref(d));
         }
+        debug_assert!(b > 0, "bucket 0 is linked from the start");
         let parent = self.dummy_for(parent_bucket(b), guard);
-        let d = self.insert_dummy(parent, dummy_key(b), guard);
-        // AcqRel: Release publishes the linked dummy to readers of the head;
-        // Acquire on failure reads the dummy another thread stored.
-        match head.compare_exchange(
-            Shared::null(),
-            d,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-            guard,
-        ) {
-            Ok(_) => d,
-            Err(e) => e.current,
+        // AcqRel: the claim orders this thread's link after it; Acquire on
+        // failure reads the state another thread set.
+        #[cfg(not(sesscache_mutant = "dummy_without_claim"))]
+        let claimed = state == UNLINKED
+            && d.slot
+                .compare_exchange(
+                    link_state(UNLINKED),
+                    link_state(LINKING),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
+        // Seeded bug: every thread that sees the dummy unlinked links it, so
+        // two threads can prepare and link the same node.
+        #[cfg(sesscache_mutant = "dummy_without_claim")]
+        let claimed = state != LINKED;
+        if !claimed {
+            // Another thread is linking it (or just did): start earlier.
+            return parent;
         }
+        self.link_dummy(parent, d, guard);
+        // Release: publishes the link to threads that read LINKED.
+        d.slot.store(link_state(LINKED), Ordering::Release);
+        Shared::from(core::ptr::from_ref(d))
     }
 
-    /// The dummy node from which a reader may search for `hash` without
-    /// writing anything: the bucket's own dummy, or that of its closest
-    /// initialised ancestor (which precedes it in the list).
-    fn read_start<'g>(&self, hash: u64, guard: &'g Guard) -> Shared<'g, Node<T>> {
+    /// The dummy from which a reader may search for `hash` without writing
+    /// anything: the bucket's own dummy if it is linked, or that of its
+    /// closest linked ancestor (which precedes it in the list).
+    fn read_start<'g>(&self, hash: u64, _guard: &'g Guard) -> Shared<'g, Node<T>> {
         let mut b = self.bucket_of(hash);
         loop {
             let (s, i) = self.locate(b);
             if let Some(seg) = self.segment_if_present(s) {
+                let d = &seg.dummies[i];
                 // Acquire: see `dummy_for`.
-                let d = seg.heads[i].load(Ordering::Acquire, guard);
-                if !d.is_null() {
-                    return d;
+                if state_of(d.slot.load(Ordering::Acquire)) == LINKED {
+                    return Shared::from(core::ptr::from_ref(d));
                 }
             }
             b = parent_bucket(b);
         }
     }
 
-    fn insert_dummy<'g>(
-        &self,
-        start: Shared<'g, Node<T>>,
-        so_key: u64,
-        guard: &'g Guard,
-    ) -> Shared<'g, Node<T>> {
-        let mut node = Owned::new(Node::dummy(so_key));
+    /// Links the dummy `d`, which this thread claimed, into the list after
+    /// `start`. Nobody else writes `d.next` before the link: the claim makes
+    /// this thread its only linker.
+    fn link_dummy(&self, start: Shared<'_, Node<T>>, d: &Node<T>, guard: &Guard) {
+        let node = Shared::from(core::ptr::from_ref(d));
         loop {
-            let (pred, curr) = self.find(start, so_key, guard);
-            // SAFETY: `curr` was read under `guard`, so it is not yet freed.
-            if let Some(c) = unsafe { curr.as_ref() } {
-                if c.so_key == so_key {
-                    return curr;
-                }
-            }
-            // Relaxed: the node is private until the CAS below publishes it.
-            node.next.store(curr, Ordering::Relaxed);
-            // Release: publishes the node's fields with it.
-            match pred.compare_exchange(curr, node, Ordering::AcqRel, Ordering::Acquire, guard) {
-                Ok(n) => return n,
-                Err(e) => node = e.new,
+            let (pred, curr) = self.find(start, d.so_key, guard);
+            debug_assert!(
+                // SAFETY: `curr` was read under `guard`.
+                unsafe { curr.as_ref() }.map_or(true, |c| c.so_key != d.so_key),
+                "a dummy is linked once"
+            );
+            // Relaxed: the node is unreachable until the CAS below publishes
+            // it, and only this thread writes its link before that.
+            d.next.store(curr, Ordering::Relaxed);
+            // AcqRel: Release publishes the node's link with it.
+            if pred
+                .compare_exchange(curr, node, Ordering::AcqRel, Ordering::Acquire, guard)
+                .is_ok()
+            {
+                return;
             }
         }
     }
@@ -432,30 +483,32 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     }
 
     /// Starts loading step `depth` of the path that removing an entry of
-    /// `hash` takes: 0 is the bucket's head slot, 1 its dummy node, 2 the
-    /// node after the dummy, and so on, up to the first node past the run of
-    /// `hash` (the one an unlinking search stops at); deeper steps load
-    /// nothing. The steps before `depth` are read (never written), so
-    /// calling this for depth 0, 1, 2 … over a batch of hashes, one depth at
-    /// a time, lets the batch's cache misses overlap instead of following one
-    /// another. Only a hint: for a bucket not yet linked nothing useful is
-    /// loaded.
+    /// `hash` takes: 0 is the bucket's dummy node, 1 the node after it, and
+    /// so on, up to the first node past the run of `hash` (the one an
+    /// unlinking search stops at); deeper steps load nothing. The steps
+    /// before `depth` are read (never written), so calling this for depth
+    /// 0, 1, 2 … over a batch of hashes, one depth at a time, lets the
+    /// batch's cache misses overlap instead of following one another. Only
+    /// a hint: for a bucket not yet linked nothing past its dummy is loaded.
     pub(crate) fn prefetch(&self, hash: u64, depth: usize, guard: &Guard) {
         let so_key = regular_key(hash);
         let (s, i) = self.locate(self.bucket_of(hash));
         let Some(seg) = self.segment_if_present(s) else {
             return;
         };
-        let slot = &seg.heads[i];
+        let d = &seg.dummies[i];
         if depth == 0 {
-            prefetch(slot);
+            prefetch(d);
             return;
         }
         // Acquire: see `dummy_for`.
-        let mut curr = slot.load(Ordering::Acquire, guard);
+        if state_of(d.slot.load(Ordering::Acquire)) != LINKED {
+            return;
+        }
+        // Acquire: as in `find`.
+        let mut curr = d.next.load(Ordering::Acquire, guard);
         for _ in 1..depth {
-            // SAFETY: read under `guard` from a reachable link (dummies are
-            // never freed before the map drops; other nodes after `guard`).
+            // SAFETY: read under `guard` from a reachable link.
             let Some(c) = (unsafe { curr.with_tag(0).as_ref() }) else {
                 return;
             };
@@ -616,7 +669,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     pub(crate) fn debug_nodes(&self) -> (usize, usize) {
         let guard = epoch::pin();
         let (mut nodes, mut marked) = (0, 0);
-        let mut curr = self.head_slot(0).load(Ordering::Acquire, &guard);
+        let mut curr = Shared::from(core::ptr::from_ref(self.bucket_dummy(0)));
         // SAFETY: every pointer was read under `guard` from a reachable link.
         while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
             nodes += 1;
@@ -650,25 +703,31 @@ impl<T, S> Drop for RawMap<T, S> {
         let guard = unsafe { epoch::unprotected() };
         // SAFETY: segment 0 is allocated in `new` and never freed before now.
         let first = unsafe { &*self.segments[0].load(Ordering::Relaxed) };
-        let mut curr = first.heads[0].load(Ordering::Relaxed, guard);
+        // Bucket 0's dummy heads the list; dummies live in their segments,
+        // freed below, so only regular nodes are freed one by one.
+        let mut curr = first.dummies[0].next.load(Ordering::Relaxed, guard);
         while !curr.is_null() {
             // SAFETY: every node still linked is owned by the list (unlinked
             // nodes were handed to the epoch and are not reachable from here).
-            let node = unsafe { curr.into_owned() };
+            let node = unsafe { curr.deref() };
             let next = node.next.load(Ordering::Relaxed, guard).with_tag(0);
-            let v = node.slot.load(Ordering::Relaxed);
-            if !v.is_null() {
-                // SAFETY: the slot owns one strong count of this Arc.
-                drop(unsafe { Arc::from_raw(v.cast_const()) });
+            if is_regular_key(node.so_key) {
+                // SAFETY: a regular node was allocated by `publish` with
+                // `Owned::new` and is owned by the list.
+                let node = unsafe { curr.into_owned() };
+                let v = node.slot.load(Ordering::Relaxed);
+                if !v.is_null() {
+                    // SAFETY: the slot owns one strong count of this Arc.
+                    drop(unsafe { Arc::from_raw(v.cast_const()) });
+                }
             }
-            drop(node);
             curr = next;
         }
         for seg in self.segments.iter() {
             // Relaxed: `&mut self`, no other thread can touch the map.
             let p = seg.load(Ordering::Relaxed);
             if !p.is_null() {
-                // SAFETY: came from Box::into_raw in `head_slot`; freed once.
+                // SAFETY: came from Box::into_raw in `bucket_dummy`; freed once.
                 drop(unsafe { Box::from_raw(p) });
             }
         }
