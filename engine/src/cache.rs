@@ -69,11 +69,10 @@ const LEN_LOAD: Ordering = Ordering::Relaxed;
 /// them, so callbacks never run pinned and garbage is released as it goes.
 const FLUSH_BATCH: usize = 64;
 
-/// How many steps of a map path past the bucket slot a flush loads ahead:
-/// the dummy, then up to three nodes after it, which cover the entry's node
-/// and the node after it in most buckets (a bucket holds at most one entry
-/// on average).
-const PREFETCH_DEPTH: usize = 4;
+/// How many nodes past a bucket's dummy a flush loads ahead: three cover
+/// the entry's node and the node after it in most buckets (a bucket holds
+/// at most one entry on average).
+const PREFETCH_DEPTH: usize = 3;
 
 /// A lock-free TLS session cache with the semantics of OpenSSL's internal
 /// `SSL_CTX` session cache.
@@ -589,8 +588,8 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     /// Loads what retiring `batch` will read, one step of every entry's path
     /// at a time, so the batch's cache misses overlap: removing one entry
-    /// follows a chain of dependent pointers (entry, then session and bucket
-    /// slot, dummy, nodes), each a likely miss in a large cache.
+    /// follows a chain of dependent pointers (entry, then session and the
+    /// bucket's dummy, then nodes), each a likely miss in a large cache.
     fn prefetch_paths(&self, batch: &[&Arc<Entry<V>>], guard: &Guard) {
         for e in batch {
             prefetch(Arc::as_ptr(e));
