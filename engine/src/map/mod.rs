@@ -12,7 +12,7 @@
 //! therefore never moves an entry: it only doubles the bucket count, and each
 //! new bucket's dummy is linked in lazily, by the one thread that claims it,
 //! after its parent's dummy; until then the bucket is served from its
-//! parent.
+//! closest linked ancestor.
 //!
 //! ```text
 //!  buckets (4)   0          2                1          3

@@ -36,8 +36,9 @@ const MAX_LOAD: usize = 1;
 
 /// A node of the one lock-free sorted list that holds every entry.
 ///
-/// A *dummy* node starts each bucket; its `so_key` is even and its slot is
-/// always null. A *regular* node holds one value, with its id; its `so_key`
+/// A *dummy* node starts each bucket; its `so_key` is even, it holds no
+/// value, and its slot holds its link state instead (`UNLINKED`, `LINKING`,
+/// `LINKED`: never dereferenced). A *regular* node holds one value, with its id; its `so_key`
 /// is odd. Regular nodes with equal `so_key`s (ids with equal hashes) form
 /// a run in no particular order; a new node always goes at the head of its
 /// run, so every insertion of a `so_key` contends on one link.
@@ -124,9 +125,9 @@ fn is_regular_key(so_key: u64) -> bool {
 }
 
 /// The pointer a dummy's `slot` holds for link state `state`: a small
-/// address, never dereferenced.
+/// address without provenance, never dereferenced.
 fn link_state<T>(state: usize) -> *mut T {
-    state as *mut T
+    core::ptr::null_mut::<T>().wrapping_byte_add(state)
 }
 
 /// The link state a dummy's `slot` holds.
@@ -317,24 +318,29 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         }
         debug_assert!(b > 0, "bucket 0 is linked from the start");
         let parent = self.dummy_for(parent_bucket(b), guard);
-        // AcqRel: the claim orders this thread's link after it; Acquire on
-        // failure reads the state another thread set.
         #[cfg(not(sesscache_mutant = "dummy_without_claim"))]
         let claimed = state == UNLINKED
-            && d.slot
-                .compare_exchange(
-                    link_state(UNLINKED),
-                    link_state(LINKING),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok();
+            // Relaxed on success: the claim publishes nothing, only its
+            // atomicity matters (one winner). Acquire on failure: pairs with
+            // the Release store of LINKED, so a LINKED read here sees the link.
+            && match d.slot.compare_exchange(
+                link_state(UNLINKED),
+                link_state(LINKING),
+                Ordering::Relaxed,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => true,
+                Err(now) if state_of(now) == LINKED => {
+                    return Shared::from(core::ptr::from_ref(d));
+                }
+                Err(_) => false,
+            };
         // Seeded bug: every thread that sees the dummy unlinked links it, so
         // two threads can prepare and link the same node.
         #[cfg(sesscache_mutant = "dummy_without_claim")]
         let claimed = state != LINKED;
         if !claimed {
-            // Another thread is linking it (or just did): start earlier.
+            // Another thread is linking it: start from the ancestor.
             return parent;
         }
         self.link_dummy(parent, d, guard);
@@ -731,5 +737,157 @@ impl<T, S> Drop for RawMap<T, S> {
                 drop(unsafe { Box::from_raw(p) });
             }
         }
+    }
+}
+
+/// The dummies' link protocol, checked from inside: the list stays sorted
+/// with every dummy in it once, exactly the `LINKED` ones, under concurrent
+/// growth and across a claimer that stalls between its claim and its link.
+#[cfg(all(test, not(sesscache_loom)))]
+mod link_tests {
+    use core::hash::Hasher;
+
+    use super::*;
+
+    struct V {
+        id: SessionId,
+    }
+
+    impl Keyed for V {
+        fn key(&self) -> &SessionId {
+            &self.id
+        }
+    }
+
+    /// Hashes an 8-byte id to its own value, so tests choose buckets.
+    #[derive(Clone, Copy)]
+    struct Ident;
+
+    struct IdentHasher(u64);
+
+    impl Hasher for IdentHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, b: &[u8]) {
+            let mut a = [0u8; 8];
+            a[8 - b.len()..].copy_from_slice(b);
+            self.0 = u64::from_be_bytes(a);
+        }
+    }
+
+    impl BuildHasher for Ident {
+        type Hasher = IdentHasher;
+        fn build_hasher(&self) -> IdentHasher {
+            IdentHasher(0)
+        }
+    }
+
+    fn id(n: u64) -> SessionId {
+        SessionId::new(&n.to_be_bytes()).unwrap()
+    }
+
+    fn value(n: u64) -> Arc<V> {
+        Arc::new(V { id: id(n) })
+    }
+
+    /// Walks the list and the directory: keys never decrease, and each
+    /// dummy has its bucket's key and is in the list, once, exactly when it
+    /// is `LINKED`. Returns the number of regular nodes.
+    fn check(map: &RawMap<V, Ident>) -> usize {
+        let guard = epoch::pin();
+        let mut curr = Shared::from(core::ptr::from_ref(map.bucket_dummy(0)));
+        let mut prev = None::<u64>;
+        let mut dummies = std::collections::HashSet::new();
+        let mut regular = 0;
+        // SAFETY: every pointer was read under `guard` from a reachable link.
+        while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
+            if let Some(p) = prev {
+                assert!(p <= c.so_key, "the list is sorted");
+                assert!(is_regular_key(c.so_key) || p < c.so_key, "a dummy once");
+            }
+            prev = Some(c.so_key);
+            if is_regular_key(c.so_key) {
+                regular += 1;
+            } else {
+                assert!(dummies.insert(core::ptr::from_ref(c) as usize));
+            }
+            curr = c.next.load(Ordering::Acquire, &guard);
+        }
+        let mut linked = 0;
+        for s in 0..SEGMENTS {
+            let Some(seg) = map.segment_if_present(s) else {
+                continue;
+            };
+            let first = if s == 0 { 0 } else { map.base << (s - 1) };
+            for (i, d) in seg.dummies.iter().enumerate() {
+                assert_eq!(d.so_key, dummy_key(first + i));
+                let state = state_of(d.slot.load(Ordering::Acquire));
+                let in_list = dummies.contains(&(core::ptr::from_ref(d) as usize));
+                assert_eq!(state == LINKED, in_list, "bucket {}", first + i);
+                linked += usize::from(state == LINKED);
+            }
+        }
+        assert_eq!(linked, dummies.len());
+        regular
+    }
+
+    #[test]
+    fn concurrent_growth_links_every_dummy_once_in_order() {
+        let (rounds, per_thread) = if cfg!(miri) { (1, 60) } else { (20, 3_000) };
+        for _ in 0..rounds {
+            let map: RawMap<V, Ident> = RawMap::new(2, Ident);
+            std::thread::scope(|s| {
+                for t in 0..4u64 {
+                    let map = &map;
+                    s.spawn(move || {
+                        for k in 0..per_thread {
+                            let n = k * 4 + t;
+                            let guard = epoch::pin();
+                            let h = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                            map.publish(h, &id(n), value(n), &guard);
+                        }
+                    });
+                }
+            });
+            assert_eq!(check(&map), 4 * per_thread as usize);
+        }
+    }
+
+    /// A claimer "preempted" between its claim and its link: the bucket and
+    /// its children are served through the ancestor meanwhile; the late link
+    /// still lands before the nodes inserted in the meantime.
+    #[test]
+    fn a_stalled_claimer_blocks_nobody_and_links_in_order_later() {
+        let map: RawMap<V, Ident> = RawMap::new(2, Ident);
+        let d = map.bucket_dummy(3);
+        d.slot
+            .compare_exchange(
+                link_state(UNLINKED),
+                link_state(LINKING),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .unwrap();
+        // Odd hashes: buckets 1, 3, 5, 7, … of a growing table.
+        let hashes: Vec<u64> = (0..400u64).map(|k| k * 2 + 1).collect();
+        let guard = epoch::pin();
+        for &h in &hashes {
+            assert!(map.publish(h, &id(h), value(h), &guard).is_none());
+        }
+        assert!(map.buckets() >= 256);
+        assert_eq!(state_of(d.slot.load(Ordering::Acquire)), LINKING);
+        for &h in &hashes {
+            assert!(map.get(h, &id(h), &guard).is_some());
+        }
+        let start = map.dummy_for(1, &guard);
+        map.link_dummy(start, d, &guard);
+        d.slot.store(link_state(LINKED), Ordering::Release);
+        assert_eq!(check(&map), hashes.len());
+        for &h in &hashes {
+            let v = map.get(h, &id(h), &guard).unwrap();
+            assert!(map.unpublish(h, &id(h), v, &guard));
+        }
+        assert_eq!(check(&map), 0);
     }
 }
