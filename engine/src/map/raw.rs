@@ -38,8 +38,8 @@ const MAX_LOAD: usize = 1;
 ///
 /// A *dummy* node starts each bucket; its `so_key` is even, it holds no
 /// value, and its slot holds its link state instead (`UNLINKED`, `LINKING`,
-/// `LINKED`: never dereferenced). A *regular* node holds one value, with its id; its `so_key`
-/// is odd. Regular nodes with equal `so_key`s (ids with equal hashes) form
+/// `LINKED`: never dereferenced). A *regular* node holds one value, with
+/// its id; its `so_key` is odd. Regular nodes with equal `so_key`s (ids with equal hashes) form
 /// a run in no particular order; a new node always goes at the head of its
 /// run, so every insertion of a `so_key` contends on one link.
 ///
@@ -235,6 +235,15 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         (self.base << (SEGMENTS - 1)).min(MAX_BUCKETS)
     }
 
+    /// The first bucket of segment `s`.
+    fn segment_start(&self, s: usize) -> usize {
+        if s == 0 {
+            0
+        } else {
+            self.base << (s - 1)
+        }
+    }
+
     fn segment_len(&self, s: usize) -> usize {
         if s == 0 {
             self.base
@@ -270,7 +279,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         if let Some(seg) = self.segment_if_present(s) {
             return &seg.dummies[i];
         }
-        let first = if s == 0 { 0 } else { self.base << (s - 1) };
+        let first = self.segment_start(s);
         let fresh = Box::into_raw(Box::new(Segment {
             dummies: (first..first + self.segment_len(s))
                 .map(|b| Node::dummy(dummy_key(b)))
@@ -819,7 +828,7 @@ mod link_tests {
             let Some(seg) = map.segment_if_present(s) else {
                 continue;
             };
-            let first = if s == 0 { 0 } else { map.base << (s - 1) };
+            let first = map.segment_start(s);
             for (i, d) in seg.dummies.iter().enumerate() {
                 assert_eq!(d.so_key, dummy_key(first + i));
                 let state = state_of(d.slot.load(Ordering::Acquire));
