@@ -31,7 +31,7 @@ use std::sync::Arc;
 use crate::builder::CacheBuilder;
 use crate::entry::{Entry, Path, LIVE};
 use crate::graveyard::Graveyard;
-use crate::index::{self, ExpiryIndex, SkipIndex};
+use crate::index::{ExpiryIndex, SkipIndex};
 use crate::map::SessionMap;
 use crate::session::SessionId;
 use crate::stats::{Counter, StripedStats};
@@ -179,9 +179,6 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     fn insert(&self, session: &Arc<Session<V>>, evicted: &mut Vec<Arc<Session<V>>>) -> bool {
         let guard = epoch::pin();
-        // The index has its own collector, which lookups never pin, so they
-        // never run the index's deferred frees (see `index::pin`).
-        let iguard = index::pin();
         let id = session.session_id();
         let hash = self.map.hash(id);
         // Relaxed: only the uniqueness of the sequence number matters.
@@ -190,18 +187,18 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
         #[cfg(not(sesscache_mutant = "index_after_publish"))]
-        self.index.insert(entry.key, entry.clone(), &iguard);
+        self.index.insert(entry.key, entry.clone(), &guard);
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
         // Seeded bug: a remover may retire the entry before it is indexed,
         // leaving an orphan in the index.
         #[cfg(sesscache_mutant = "index_after_publish")]
-        self.index.insert(entry.key, entry.clone(), &iguard);
+        self.index.insert(entry.key, entry.clone(), &guard);
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
             // Replaced silently: the new entry takes the old one's place, so
             // the length does not change.
             Some(old) if old.try_retire(Path::Map) => {
-                self.index.remove(&old.key, &iguard);
+                self.index.remove(&old.key, &guard);
                 (Arc::ptr_eq(&old.session, session), false)
             }
             // A new id, or the old entry was retired by someone else, who
@@ -251,9 +248,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             if cap == 0 || self.len.load(LEN_LOAD) <= cap {
                 return;
             }
-            // Nested in the adder's pin, so cheap there.
-            let iguard = index::pin();
-            let Some(victim) = self.soonest_live(spare, &iguard) else {
+            let Some(victim) = self.soonest_live(spare, guard) else {
                 // Nothing to evict: every other counted entry is being added
                 // or removed by a thread that checks the bound itself when it
                 // is done.
@@ -310,7 +305,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         #[cfg(sesscache_mutant = "unlink_before_retire")]
         {
             self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-            self.index.remove(&e.key, &index::pin());
+            self.index.remove(&e.key, guard);
         }
         // Seeded bug: the length drops even when another thread won.
         #[cfg(sesscache_mutant = "decrement_on_lost_race")]
@@ -331,8 +326,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     fn unlink(&self, e: &Entry<V>, guard: &Guard) {
         debug_assert!(e.is_retired(), "only a retired entry is unlinked");
         self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-        // Nested in the caller's index pin where it has one (flush, adds).
-        self.index.remove(&e.key, &index::pin());
+        self.index.remove(&e.key, guard);
     }
 
     /// The entry cached under `id` that is not retired. A retired entry still
@@ -557,12 +551,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
             let guard = epoch::pin();
-            let iguard = index::pin();
             // The batch's entries are borrowed from the index for as long as
-            // `iguard` is pinned: no reference count is touched until one is
+            // `guard` is pinned: no reference count is touched until one is
             // retired, so the scan's cache misses can overlap.
             let mut candidates: Vec<&Arc<Entry<V>>> = Vec::with_capacity(FLUSH_BATCH);
-            self.index.scan(lower, upper, &iguard, &mut |key, e| {
+            self.index.scan(lower, upper, &guard, &mut |key, e| {
                 lower = Bound::Excluded(*key);
                 candidates.push(e);
                 candidates.len() < FLUSH_BATCH
@@ -577,12 +570,9 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                     graveyard.hold(e.clone());
                 }
             }
-            // Hand this batch's deferred releases to both collectors now, and
-            // run expired ones here rather than in the readers (who never run
-            // the index's: they do not pin its collector).
+            // Hand this batch's deferred releases to the epoch now, and run
+            // expired ones here rather than in the readers.
             guard.flush();
-            iguard.flush();
-            drop(iguard);
             drop(guard);
             graveyard.sweep();
             total += removed.len();

@@ -1,24 +1,22 @@
 //! Keeps the flushing thread, not the readers, paying for what a flush
 //! frees.
 //!
-//! An entry that a flush removes is still referenced from two places that
-//! are released through the epoch (its map slot, on the map's collector, and
-//! its skiplist node, on the index's own collector), and whichever thread
-//! happens to run those deferred functions drops the last reference — often
-//! a reader doing a lookup, since every thread that pins the map's collector
-//! runs a share of its deferred functions. Dropping the last reference of an
-//! entry frees the entry, its session and the session's value: the expensive
-//! part. A flush of a million sessions would hand that work to its readers,
-//! in bursts of hundreds of frees, and show up in their tail latency.
+//! An entry that a flush removes is still referenced from three places that
+//! are released through the epoch (its map slot, its map node's neighbour and
+//! its skiplist node), and whichever thread happens to run the epoch's
+//! deferred functions drops the last reference — often a reader doing a
+//! lookup, since every thread that pins runs a share of them. Dropping the
+//! last reference of an entry frees the entry, its session and the session's
+//! value: the expensive part. A flush of a million sessions would hand that
+//! work to its readers, in bursts of hundreds of frees, and show up in their
+//! tail latency.
 //!
 //! So the flush keeps one reference of every entry it removed in a
 //! graveyard, in removal order, and drops it itself once the epoch has
 //! released the others (its reference is then the last, `strong_count == 1`):
-//! the deferred functions readers run only decrement entry counts and free
-//! map nodes (the skiplist's nodes are finalized by the threads that pin the
-//! index's collector: writers, never a lookup that hits). The check is a
-//! heuristic for where the work lands, never a condition for soundness:
-//! dropping an `Arc` is always safe.
+//! the deferred functions readers run only decrement counts and free small
+//! nodes. The check is a heuristic for where the work lands, never a
+//! condition for soundness: dropping an `Arc` is always safe.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -67,11 +65,9 @@ impl<T> Graveyard<T> {
             if self.held.is_empty() {
                 return;
             }
-            // Pushes this thread's deferred functions to the global queues
-            // and runs a batch of the expired ones, on the map's collector
-            // and on the index's.
+            // Pushes this thread's deferred functions to the global queue
+            // and runs a batch of the expired ones.
             epoch::pin().flush();
-            crate::index::pin().flush();
         }
         self.held.clear();
     }

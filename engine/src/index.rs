@@ -19,8 +19,8 @@ pub(crate) type IndexKey = (u64, u64);
 
 /// What the cache needs of an ordered concurrent index.
 ///
-/// Every operation runs under the caller's epoch guard, which must come from
-/// [`pin`] (never `epoch::unprotected`): a value seen by `scan` stays
+/// Every operation runs under the caller's epoch guard, which must be pinned
+/// (`epoch::pin`, never `epoch::unprotected`): a value seen by `scan` stays
 /// valid (and its `Arc` readable without touching its count) until that
 /// guard is dropped, even if another thread removes it meanwhile.
 pub(crate) trait ExpiryIndex<T>: Send + Sync {
@@ -52,64 +52,14 @@ pub(crate) struct SkipIndex<T> {
 impl<T> SkipIndex<T> {
     pub(crate) fn new() -> Self {
         SkipIndex {
-            list: crossbeam_skiplist::base::SkipList::new(collector::get().clone()),
+            // The default collector: the one `epoch::pin` pins, so the
+            // cache's guards protect the skiplist's nodes too.
+            list: crossbeam_skiplist::base::SkipList::new(
+                crossbeam_epoch::default_collector().clone(),
+            ),
         }
     }
 }
-
-/// The index's own epoch collector, shared by every cache's index.
-///
-/// The skiplist frees a removed node through the epoch, and every thread
-/// that pins a collector runs a share of the deferred frees queued on it.
-/// On the default collector, the one the map uses, that would include the
-/// readers: a lookup that hits touches only the map, yet after a flush it
-/// would stop to finalize the skiplist nodes the flush removed (a cold node
-/// and a cold entry count each), up to 512 at a time. The index's nodes are
-/// therefore protected by a collector of their own, which only threads that
-/// use the index pin (adds, removals, flush, eviction), so those threads,
-/// not the readers, run that work.
-///
-/// ```text
-///   default collector: map nodes, slot counts   ← pinned by every operation
-///   index collector:   skiplist nodes           ← pinned by writers only
-/// ```
-///
-/// Nothing is protected by both: the index holds its entries by reference
-/// count, and a reference read from the index is used only while the index
-/// guard it was read under is pinned.
-#[cfg(not(sesscache_loom))]
-mod collector {
-    use std::sync::OnceLock;
-
-    use crate::sync::epoch::{Collector, Guard, LocalHandle};
-
-    static COLLECTOR: OnceLock<Collector> = OnceLock::new();
-
-    pub(super) fn get() -> &'static Collector {
-        COLLECTOR.get_or_init(Collector::new)
-    }
-
-    std::thread_local! {
-        static HANDLE: LocalHandle = get().register();
-    }
-
-    /// Pins this thread on the index's collector (nested pins are cheap).
-    pub(crate) fn pin() -> Guard {
-        // A thread whose thread-locals are being destroyed registers afresh,
-        // as crossbeam-epoch's default collector does.
-        HANDLE
-            .try_with(LocalHandle::pin)
-            .unwrap_or_else(|_| get().register().pin())
-    }
-}
-
-#[cfg(sesscache_loom)]
-pub(crate) use crate::sync::epoch::pin;
-/// Pins the guard that every index operation takes: the index's own
-/// collector (see [`collector`]); under the model checker, the default one,
-/// which the stand-in uses.
-#[cfg(not(sesscache_loom))]
-pub(crate) use collector::pin;
 
 #[cfg(not(sesscache_loom))]
 impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
@@ -221,19 +171,7 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
 #[cfg(all(test, not(sesscache_loom)))]
 mod tests {
     use super::*;
-
-    /// Index guards come from the index's own collector, not from the one
-    /// every lookup pins.
-    #[test]
-    fn index_guards_are_not_the_readers_collector() {
-        let g = pin();
-        let readers = crate::sync::epoch::pin();
-        assert!(g.collector().is_some());
-        assert!(g.collector() != readers.collector());
-        assert!(g.collector() == Some(collector::get()));
-        // Nested pins stay on it.
-        assert!(pin().collector() == g.collector());
-    }
+    use crate::sync::epoch;
 
     /// What a scan hands out stays valid for its guard while another thread
     /// removes those very entries (under Miri, a use after free here is
@@ -246,7 +184,7 @@ mod tests {
         let idx: SkipIndex<u64> = SkipIndex::new();
         let n: u64 = if cfg!(miri) { 800 } else { 20_000 };
         {
-            let g = pin();
+            let g = epoch::pin();
             for i in 0..16 {
                 idx.insert((i, i), Arc::new(i), &g);
             }
@@ -254,14 +192,14 @@ mod tests {
         std::thread::scope(|s| {
             s.spawn(|| {
                 for i in 16..n {
-                    let g = pin();
+                    let g = epoch::pin();
                     idx.insert((i, i), Arc::new(i), &g);
                     idx.remove(&(i - 16, i - 16), &g);
                 }
             });
             s.spawn(|| {
                 for _ in 0..n / 4 {
-                    let g = pin();
+                    let g = epoch::pin();
                     let mut seen: Vec<(IndexKey, &Arc<u64>)> = Vec::new();
                     idx.scan(Bound::Unbounded, Bound::Unbounded, &g, &mut |k, v| {
                         seen.push((*k, v));
@@ -274,7 +212,7 @@ mod tests {
                 }
             });
         });
-        let g = pin();
+        let g = epoch::pin();
         for i in n - 16..n {
             idx.remove(&(i, i), &g);
         }

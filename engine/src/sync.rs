@@ -30,10 +30,6 @@ pub(crate) use imp::*;
 /// with its `loom` feature, so its atomics are loom's too.
 pub(crate) mod epoch {
     pub(crate) use crossbeam_epoch::{pin, unprotected, Atomic, Guard, Owned, Shared};
-    /// For the expiry index's own collector (`index::pin`); the model
-    /// checker's index uses the default one.
-    #[cfg(not(sesscache_loom))]
-    pub(crate) use crossbeam_epoch::{Collector, LocalHandle};
 }
 
 /// Which stripe of the striped statistics counters this thread writes.
