@@ -39,9 +39,10 @@ const MAX_LOAD: usize = 1;
 /// A *dummy* node starts each bucket; its `so_key` is even, it holds no
 /// value, and its slot holds its link state instead (`UNLINKED`, `LINKING`,
 /// `LINKED`: never dereferenced). A *regular* node holds one value, with
-/// its id; its `so_key` is odd. Regular nodes with equal `so_key`s (ids with equal hashes) form
-/// a run in no particular order; a new node always goes at the head of its
-/// run, so every insertion of a `so_key` contends on one link.
+/// its id; its `so_key` is odd. Regular nodes with equal `so_key`s (ids
+/// with equal hashes) form a run in no particular order; a new node always
+/// goes at the head of its run, so every insertion of a `so_key` contends
+/// on one link.
 ///
 /// Slot states of a regular node:
 ///
@@ -754,56 +755,15 @@ impl<T, S> Drop for RawMap<T, S> {
 /// growth and across a claimer that stalls between its claim and its link.
 #[cfg(all(test, not(sesscache_loom)))]
 mod link_tests {
-    use core::hash::Hasher;
+    use std::collections::hash_map::RandomState;
 
     use super::*;
-
-    struct V {
-        id: SessionId,
-    }
-
-    impl Keyed for V {
-        fn key(&self) -> &SessionId {
-            &self.id
-        }
-    }
-
-    /// Hashes an 8-byte id to its own value, so tests choose buckets.
-    #[derive(Clone, Copy)]
-    struct Ident;
-
-    struct IdentHasher(u64);
-
-    impl Hasher for IdentHasher {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, b: &[u8]) {
-            let mut a = [0u8; 8];
-            a[8 - b.len()..].copy_from_slice(b);
-            self.0 = u64::from_be_bytes(a);
-        }
-    }
-
-    impl BuildHasher for Ident {
-        type Hasher = IdentHasher;
-        fn build_hasher(&self) -> IdentHasher {
-            IdentHasher(0)
-        }
-    }
-
-    fn id(n: u64) -> SessionId {
-        SessionId::new(&n.to_be_bytes()).unwrap()
-    }
-
-    fn value(n: u64) -> Arc<V> {
-        Arc::new(V { id: id(n) })
-    }
+    use crate::map::tests::{id, val, Val};
 
     /// Walks the list and the directory: keys never decrease, and each
     /// dummy has its bucket's key and is in the list, once, exactly when it
     /// is `LINKED`. Returns the number of regular nodes.
-    fn check(map: &RawMap<V, Ident>) -> usize {
+    fn check(map: &RawMap<Val, RandomState>) -> usize {
         let guard = epoch::pin();
         let mut curr = Shared::from(core::ptr::from_ref(map.bucket_dummy(0)));
         let mut prev = None::<u64>;
@@ -845,16 +805,16 @@ mod link_tests {
     fn concurrent_growth_links_every_dummy_once_in_order() {
         let (rounds, per_thread) = if cfg!(miri) { (1, 60) } else { (20, 3_000) };
         for _ in 0..rounds {
-            let map: RawMap<V, Ident> = RawMap::new(2, Ident);
+            let map: RawMap<Val, RandomState> = RawMap::new(2, RandomState::new());
             std::thread::scope(|s| {
-                for t in 0..4u64 {
+                for t in 0..4u32 {
                     let map = &map;
                     s.spawn(move || {
                         for k in 0..per_thread {
                             let n = k * 4 + t;
                             let guard = epoch::pin();
-                            let h = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                            map.publish(h, &id(n), value(n), &guard);
+                            let h = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                            map.publish(h, &id(n), val(n, 0), &guard);
                         }
                     });
                 }
@@ -868,7 +828,8 @@ mod link_tests {
     /// still lands before the nodes inserted in the meantime.
     #[test]
     fn a_stalled_claimer_blocks_nobody_and_links_in_order_later() {
-        let map: RawMap<V, Ident> = RawMap::new(2, Ident);
+        // Hashes are passed in directly; the hasher is never used.
+        let map: RawMap<Val, RandomState> = RawMap::new(2, RandomState::new());
         let d = map.bucket_dummy(3);
         d.slot
             .compare_exchange(
@@ -879,23 +840,25 @@ mod link_tests {
             )
             .unwrap();
         // Odd hashes: buckets 1, 3, 5, 7, … of a growing table.
-        let hashes: Vec<u64> = (0..400u64).map(|k| k * 2 + 1).collect();
+        let keys: Vec<u32> = (0..400).map(|k| k * 2 + 1).collect();
         let guard = epoch::pin();
-        for &h in &hashes {
-            assert!(map.publish(h, &id(h), value(h), &guard).is_none());
+        for &k in &keys {
+            assert!(map
+                .publish(u64::from(k), &id(k), val(k, 0), &guard)
+                .is_none());
         }
         assert!(map.buckets() >= 256);
         assert_eq!(state_of(d.slot.load(Ordering::Acquire)), LINKING);
-        for &h in &hashes {
-            assert!(map.get(h, &id(h), &guard).is_some());
+        for &k in &keys {
+            assert!(map.get(u64::from(k), &id(k), &guard).is_some());
         }
         let start = map.dummy_for(1, &guard);
         map.link_dummy(start, d, &guard);
         d.slot.store(link_state(LINKED), Ordering::Release);
-        assert_eq!(check(&map), hashes.len());
-        for &h in &hashes {
-            let v = map.get(h, &id(h), &guard).unwrap();
-            assert!(map.unpublish(h, &id(h), v, &guard));
+        assert_eq!(check(&map), keys.len());
+        for &k in &keys {
+            let v = map.get(u64::from(k), &id(k), &guard).unwrap();
+            assert!(map.unpublish(u64::from(k), &id(k), v, &guard));
         }
         assert_eq!(check(&map), 0);
     }

@@ -12,7 +12,7 @@ use crate::sync::epoch;
 
 /// A value that knows its id, as the cache's entries do.
 #[derive(Debug, PartialEq)]
-struct Val {
+pub(super) struct Val {
     id: SessionId,
     v: u32,
 }
@@ -23,7 +23,7 @@ impl Keyed for Val {
     }
 }
 
-fn val(k: u32, v: u32) -> Arc<Val> {
+pub(super) fn val(k: u32, v: u32) -> Arc<Val> {
     Arc::new(Val { id: id(k), v })
 }
 
@@ -81,7 +81,7 @@ fn scaled(n: u32) -> u32 {
     }
 }
 
-fn id(n: u32) -> SessionId {
+pub(super) fn id(n: u32) -> SessionId {
     SessionId::new(&n.to_be_bytes()).unwrap()
 }
 
