@@ -10,13 +10,18 @@ use sesscache::{Session, SessionCache};
 /// A worker removes a session and exits (its thread-local epoch bag is
 /// pushed to the global queue); the cache then only serves lookups, which
 /// must be enough to release it.
+///
+/// The worker is joined explicitly: that waits for the thread's end,
+/// thread-local destructors included, which is where its bag is pushed.
+/// Leaving a scoped thread to the scope's implicit join does not: the scope
+/// returns once the closure has, and the bag may arrive after the lookups.
 #[test]
 fn a_session_removed_by_an_exited_thread_is_released_while_readers_run() {
     let cache: SessionCache<Vec<u8>> = SessionCache::builder().build();
     let s = Arc::new(Session::new(b"id", 0, 100, vec![0u8; 64]).unwrap());
     cache.add(&s);
     std::thread::scope(|sc| {
-        sc.spawn(|| assert!(cache.remove(&s)));
+        sc.spawn(|| assert!(cache.remove(&s))).join().unwrap();
     });
     for _ in 0..100_000 {
         let _ = cache.lookup(b"other");
