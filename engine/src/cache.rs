@@ -681,6 +681,17 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     pub fn debug_sizes(&self) -> (usize, usize, usize) {
         (self.map.len(), self.index.len(), self.map.buckets())
     }
+
+    /// For the loom models, at quiescence: walks the map's list and panics
+    /// unless it is sorted with every dummy in it once, exactly the linked
+    /// ones. Returns (regular nodes, buckets holding one whose dummy is not
+    /// linked).
+    #[cfg(sesscache_loom)]
+    #[doc(hidden)]
+    pub fn debug_check_map(&self) -> (usize, usize) {
+        let shape = self.map.debug_check();
+        (shape.regular, shape.unlinked_in_use)
+    }
 }
 
 impl<V> fmt::Debug for SessionCache<V> {

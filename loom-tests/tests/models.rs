@@ -364,6 +364,35 @@ fn m5b_insert_vs_insert_during_resize() {
     });
 }
 
+/// Model 5c: lookups racing an insert right after a resize. Three adds
+/// grow the table to 4 buckets, and the buckets only the resize made are
+/// unlinked: the lookups claim and link them (as a writer would) while the
+/// insert links and fills its own. Every lookup finds its key; at
+/// quiescence the list is sorted with each dummy in it once, exactly the
+/// linked ones, and no bucket holding an entry is left unlinked.
+#[test]
+fn m5c_lookups_vs_insert_after_resize() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        for (id, v) in [(&b"k1"[..], 1), (b"k2", 2), (b"k3", 3)] {
+            cache.add(&sess(id, 10, 100, v));
+        }
+        assert_eq!(cache.debug_sizes().2, 4, "the table grew");
+        let c = cache.clone();
+        let t = thread::spawn(move || {
+            for id in [&b"k1"[..], b"k2", b"k3"] {
+                assert!(c.contains(id), "{:?}", std::str::from_utf8(id));
+            }
+        });
+        assert!(cache.add(&sess(b"k4", 10, 100, 4)));
+        t.join().unwrap();
+        assert_eq!(cache.len(), 4);
+        assert_consistent(&cache);
+        assert_eq!(cache.debug_check_map(), (4, 0));
+    });
+}
+
 /// Model 6: add vs flush: at quiescence no orphan (in the map but not the
 /// index, or the reverse), and each expired session reported once.
 #[test]

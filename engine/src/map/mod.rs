@@ -10,9 +10,10 @@
 //! bit reversal, the entries of bucket `b` in a table of `2n` buckets are a
 //! contiguous run that splits the run of bucket `b mod n`. Growing the table
 //! therefore never moves an entry: it only doubles the bucket count, and each
-//! new bucket's dummy is linked in lazily, by the one thread that claims it,
-//! after its parent's dummy; until then the bucket is served from its
-//! closest linked ancestor.
+//! new bucket's dummy is linked in lazily, by the one thread that claims it
+//! (the first writer, or lookup, to reach the bucket once its parent is
+//! linked); until then the bucket is served from its closest linked
+//! ancestor.
 //!
 //! ```text
 //!  buckets (4)   0          2                1          3
@@ -22,8 +23,9 @@
 //!         dummy keys are reverse(b); entry keys are reverse(hash | 1<<63)
 //! ```
 //!
-//! The bucket directory is a fixed array of segments of doubling size,
-//! allocated on first use, so the directory never moves either. A segment
+//! The bucket directory is a fixed array of segments of doubling size, each
+//! allocated by the thread that doubled the table into it, so the directory
+//! never moves either. A segment
 //! holds its buckets' dummy nodes inline; a dummy's otherwise unused slot
 //! holds its link state (`UNLINKED → LINKING → LINKED`, see `raw.rs`).
 //!
@@ -37,7 +39,10 @@
 //! # Progress and reclamation
 //!
 //! Readers walk the list without writing or allocating, through deleted
-//! nodes if need be. Writers are lock-free: a failed CAS means another thread
+//! nodes if need be; the one write a lookup may make is linking its
+//! bucket's dummy, once per bucket, when growth left it unlinked (which
+//! would otherwise send every lookup of that bucket through its parent's
+//! entries). Writers are lock-free: a failed CAS means another thread
 //! made progress. Unlinked nodes and replaced values are freed through
 //! crossbeam-epoch (Fraser, "Practical lock-freedom", 2004) once no pinned
 //! thread can still see them.
@@ -46,8 +51,8 @@
 //!
 //! See `docs/DESIGN.md`: in short, the split-ordered list grows without ever
 //! moving or copying an entry, which keeps the reclamation argument short and
-//! a concurrent resize invisible to readers; lookups touch no shared cache
-//! line for writing.
+//! a concurrent resize invisible to readers; past linking a bucket once,
+//! lookups touch no shared cache line for writing.
 
 mod raw;
 
@@ -118,6 +123,12 @@ impl<T: Keyed + Send + Sync + 'static> SessionMap<T> {
 
     pub(crate) fn unpublish(&self, hash: u64, id: &SessionId, expected: &T, guard: &Guard) -> bool {
         self.raw.unpublish(hash, id, expected, guard)
+    }
+
+    /// See [`RawMap::debug_check`](raw::RawMap::debug_check).
+    #[cfg(sesscache_loom)]
+    pub(crate) fn debug_check(&self) -> raw::ListShape {
+        self.raw.debug_check()
     }
 }
 
