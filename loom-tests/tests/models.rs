@@ -393,6 +393,34 @@ fn m5c_lookups_vs_insert_after_resize() {
     });
 }
 
+/// Model 5d: lookups racing the add that doubles the table. A lookup may
+/// read the new bucket count before the doubling thread has allocated the
+/// new half's segment (it must then start from an ancestor, allocating
+/// nothing), or after (it may link its bucket's dummy while the adder's
+/// own search runs): every lookup finds its key, and at quiescence the
+/// list is sorted with each dummy in it once, exactly the linked ones.
+#[test]
+fn m5d_lookups_vs_the_doubling_add() {
+    model(|| {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(0, &removals));
+        cache.add(&sess(b"k1", 10, 100, 1));
+        cache.add(&sess(b"k2", 10, 100, 2));
+        let c = cache.clone();
+        let t = thread::spawn(move || {
+            for id in [&b"k1"[..], b"k2"] {
+                assert!(c.contains(id), "{:?}", std::str::from_utf8(id));
+            }
+        });
+        assert!(cache.add(&sess(b"k3", 10, 100, 3)));
+        t.join().unwrap();
+        assert_eq!(cache.debug_sizes().2, 4, "the table grew");
+        assert_eq!(cache.len(), 3);
+        assert_consistent(&cache);
+        assert_eq!(cache.debug_check_map().0, 3);
+    });
+}
+
 /// Model 6: add vs flush: at quiescence no orphan (in the map but not the
 /// index, or the reverse), and each expired session reported once.
 #[test]

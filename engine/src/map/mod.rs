@@ -11,9 +11,9 @@
 //! contiguous run that splits the run of bucket `b mod n`. Growing the table
 //! therefore never moves an entry: it only doubles the bucket count, and each
 //! new bucket's dummy is linked in lazily, by the one thread that claims it
-//! (the first writer, or lookup, to reach the bucket once its parent is
-//! linked); until then the bucket is served from its closest linked
-//! ancestor.
+//! (the first writer to reach the bucket, which links its ancestors first if
+//! need be, or the first lookup to reach it once its parent is linked);
+//! until then the bucket is served from its closest linked ancestor.
 //!
 //! ```text
 //!  buckets (4)   0          2                1          3
@@ -23,9 +23,10 @@
 //!         dummy keys are reverse(b); entry keys are reverse(hash | 1<<63)
 //! ```
 //!
-//! The bucket directory is a fixed array of segments of doubling size, each
-//! allocated by the thread that doubled the table into it, so the directory
-//! never moves either. A segment
+//! The bucket directory is a fixed array of segments of doubling size:
+//! segment 0 is allocated with the map, each later one by the thread that
+//! doubled the table into it (or, in the moment before, by a writer that
+//! needs it), so the directory never moves either. A segment
 //! holds its buckets' dummy nodes inline; a dummy's otherwise unused slot
 //! holds its link state (`UNLINKED → LINKING → LINKED`, see `raw.rs`).
 //!
@@ -39,10 +40,12 @@
 //! # Progress and reclamation
 //!
 //! Readers walk the list without writing or allocating, through deleted
-//! nodes if need be; the one write a lookup may make is linking its
-//! bucket's dummy, once per bucket, when growth left it unlinked (which
-//! would otherwise send every lookup of that bucket through its parent's
-//! entries). Writers are lock-free: a failed CAS means another thread
+//! nodes if need be: a bounded walk. The exception is a lookup that finds
+//! its bucket's dummy unlinked (growth left it so) while the parent's is
+//! linked: it links the dummy, once per bucket, as a writer would — which
+//! may unlink deleted nodes on the way and retry a CAS, so that lookup is
+//! lock-free rather than bounded, and allocates no segment. Left unlinked,
+//! the bucket would send every lookup through its parent's entries. Writers are lock-free: a failed CAS means another thread
 //! made progress. Unlinked nodes and replaced values are freed through
 //! crossbeam-epoch (Fraser, "Practical lock-freedom", 2004) once no pinned
 //! thread can still see them.
@@ -51,7 +54,7 @@
 //!
 //! See `docs/DESIGN.md`: in short, the split-ordered list grows without ever
 //! moving or copying an entry, which keeps the reclamation argument short and
-//! a concurrent resize invisible to readers; past linking a bucket once,
+//! a concurrent resize invisible to readers; once their buckets are linked,
 //! lookups touch no shared cache line for writing.
 
 mod raw;

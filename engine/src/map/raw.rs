@@ -319,8 +319,8 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
 
     fn bucket_of(&self, hash: u64) -> usize {
         // Acquire: a bucket count larger than the caller last saw comes with
-        // nothing to publish, but Acquire keeps it ordered after any segment
-        // it implies; the count only grows.
+        // nothing to publish (no caller relies on the new half's segment
+        // existing: each checks or allocates it); the count only grows.
         let size = self.size.load(Ordering::Acquire);
         (hash as usize) & (size - 1)
     }
@@ -374,9 +374,16 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// now by this lookup (see [`dummy_for`](Self::dummy_for)) if it was not
     /// but its parent is. Otherwise the lookup goes up to the parent, and
     /// the same again: it starts from the closest linked ancestor, after
-    /// linking the one below it when it could. A lookup never allocates: a
-    /// dummy whose parent is linked is in an existing segment, and so is its
-    /// parent, so linking it allocates no segment.
+    /// linking the one below it when it could. A lookup never allocates a
+    /// directory segment: it links a dummy only after seeing its segment
+    /// present (a bucket read under a just-doubled size may be in a segment
+    /// the doubling thread has not allocated yet; the lookup then goes up),
+    /// and the parent it read as `LINKED` is in a present segment too, so
+    /// `dummy_for` goes no further up and allocates nothing. Linking runs
+    /// the writers' search, so such a lookup may also unlink deleted nodes
+    /// it passes (handing them to the epoch) and retry its link CAS: it is
+    /// lock-free where a lookup that found its dummy linked is a bounded
+    /// walk.
     ///
     /// Linking on the read path is what keeps lookups short in a table that
     /// grew: after a doubling, a bucket no writer has touched since would
@@ -794,8 +801,8 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         // Relaxed: see `bucket_of`; the CAS below is the only writer.
         let size = self.size.load(Ordering::Relaxed);
         if count > size * MAX_LOAD && size < self.max_buckets() {
-            // Release: readers of the new size may touch new buckets, whose
-            // initialisation is done by them; nothing else to publish. A lost
+            // AcqRel: nothing is published with the new size (the segment is
+            // allocated after it, and every reader checks for it). A lost
             // race means another thread doubled it already.
             if self
                 .size
