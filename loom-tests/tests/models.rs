@@ -319,6 +319,15 @@ fn m4b_lookup_vs_remove() {
     });
 }
 
+/// A cache whose 2-bucket table holds `k1` and `k2`: the next add of a new
+/// id doubles it.
+fn about_to_double(removals: &Arc<Removals>) -> Arc<Cache> {
+    let cache = Arc::new(tiny(0, removals));
+    cache.add(&sess(b"k1", 10, 100, 1));
+    cache.add(&sess(b"k2", 10, 100, 2));
+    cache
+}
+
 /// Model 5: an insert and a remove racing a table resize: the table has 2
 /// buckets and 2 entries, so the insert of a third doubles it while the
 /// other thread removes a key: no key lost or duplicated.
@@ -326,9 +335,7 @@ fn m4b_lookup_vs_remove() {
 fn m5a_insert_vs_remove_during_resize() {
     model(|| {
         let removals = Arc::new(Removals::default());
-        let cache = Arc::new(tiny(0, &removals));
-        cache.add(&sess(b"k1", 10, 100, 1));
-        cache.add(&sess(b"k2", 10, 100, 2));
+        let cache = about_to_double(&removals);
         let c = cache.clone();
         let t = thread::spawn(move || assert!(c.take(b"k1").is_some()));
         assert!(cache.add(&sess(b"k3", 10, 100, 3)));
@@ -348,9 +355,7 @@ fn m5a_insert_vs_remove_during_resize() {
 fn m5b_insert_vs_insert_during_resize() {
     model(|| {
         let removals = Arc::new(Removals::default());
-        let cache = Arc::new(tiny(0, &removals));
-        cache.add(&sess(b"k1", 10, 100, 1));
-        cache.add(&sess(b"k2", 10, 100, 2));
+        let cache = about_to_double(&removals);
         let c = cache.clone();
         let t = thread::spawn(move || assert!(c.add(&sess(b"k3", 10, 100, 3))));
         assert!(cache.add(&sess(b"k4", 10, 100, 4)));
@@ -403,9 +408,7 @@ fn m5c_lookups_vs_insert_after_resize() {
 fn m5d_lookups_vs_the_doubling_add() {
     model(|| {
         let removals = Arc::new(Removals::default());
-        let cache = Arc::new(tiny(0, &removals));
-        cache.add(&sess(b"k1", 10, 100, 1));
-        cache.add(&sess(b"k2", 10, 100, 2));
+        let cache = about_to_double(&removals);
         let c = cache.clone();
         let t = thread::spawn(move || {
             for id in [&b"k1"[..], b"k2"] {

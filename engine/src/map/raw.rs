@@ -136,6 +136,12 @@ fn state_of<T>(slot: *mut T) -> usize {
     slot as usize
 }
 
+/// Whether dummy `d` is `LINKED`. Acquire: pairs with the Release store of
+/// `LINKED` in `dummy_for`, so the dummy's link is visible when the state is.
+fn is_linked<T>(d: &Node<T>) -> bool {
+    state_of(d.slot.load(Ordering::Acquire)) == LINKED
+}
+
 /// The split-order key of bucket `b`'s dummy node (even, since `b < 2^63`).
 fn dummy_key(b: usize) -> u64 {
     (b as u64).reverse_bits()
@@ -284,6 +290,12 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         unsafe { p.as_ref() }
     }
 
+    /// The dummy node of bucket `b` if its segment exists (never allocates).
+    fn dummy_if_present(&self, b: usize) -> Option<&Node<T>> {
+        let (s, i) = self.locate(b);
+        self.segment_if_present(s).map(|seg| &seg.dummies[i])
+    }
+
     /// The dummy node of bucket `b` (linked or not), allocating its segment
     /// on first use.
     fn bucket_dummy(&self, b: usize) -> &Node<T> {
@@ -395,19 +407,14 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     fn read_start<'g>(&self, hash: u64, guard: &'g Guard) -> Shared<'g, Node<T>> {
         let mut b = self.bucket_of(hash);
         loop {
-            let (s, i) = self.locate(b);
-            if let Some(seg) = self.segment_if_present(s) {
-                let d = &seg.dummies[i];
-                // Acquire: see `dummy_for`.
-                if state_of(d.slot.load(Ordering::Acquire)) == LINKED {
+            if let Some(d) = self.dummy_if_present(b) {
+                if is_linked(d) {
                     return Shared::from(core::ptr::from_ref(d));
                 }
-                let p = parent_bucket(b);
-                let (ps, pi) = self.locate(p);
-                if self.segment_if_present(ps).is_some_and(|pseg| {
-                    // Acquire: see `dummy_for`.
-                    state_of(pseg.dummies[pi].slot.load(Ordering::Acquire)) == LINKED
-                }) {
+                if self
+                    .dummy_if_present(parent_bucket(b))
+                    .is_some_and(is_linked)
+                {
                     // The parent is linked, so `dummy_for` goes no further
                     // up: it links `b` (or, if another thread is, returns
                     // the parent).
@@ -550,17 +557,14 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     /// a hint: for a bucket not yet linked nothing past its dummy is loaded.
     pub(crate) fn prefetch(&self, hash: u64, depth: usize, guard: &Guard) {
         let so_key = regular_key(hash);
-        let (s, i) = self.locate(self.bucket_of(hash));
-        let Some(seg) = self.segment_if_present(s) else {
+        let Some(d) = self.dummy_if_present(self.bucket_of(hash)) else {
             return;
         };
-        let d = &seg.dummies[i];
         if depth == 0 {
             prefetch(d);
             return;
         }
-        // Acquire: see `dummy_for`.
-        if state_of(d.slot.load(Ordering::Acquire)) != LINKED {
+        if !is_linked(d) {
             return;
         }
         // Acquire: as in `find`.
@@ -745,12 +749,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
                 regular += 1;
                 // The bucket of this node's hash in the current table.
                 let b = c.so_key.reverse_bits() as usize & (size - 1);
-                if let Some(seg) = self.segment_if_present(self.locate(b).0) {
-                    let d = &seg.dummies[self.locate(b).1];
-                    if state_of(d.slot.load(Ordering::Acquire)) != LINKED {
-                        unlinked_in_use.insert(b);
-                    }
-                } else {
+                if !self.dummy_if_present(b).is_some_and(is_linked) {
                     unlinked_in_use.insert(b);
                 }
             } else {
@@ -919,8 +918,7 @@ mod link_tests {
         }
         assert_eq!(map.buckets(), 512);
         assert!(map.segment_if_present(map.locate(511).0).is_some());
-        let linked =
-            |b: usize| state_of(map.bucket_dummy(b).slot.load(Ordering::Acquire)) == LINKED;
+        let linked = |b: usize| is_linked(map.bucket_dummy(b));
         let found = |h: u32| map.get(u64::from(h), &id(h), &guard).is_some();
         let buckets: Vec<usize> = first.iter().map(|&h| h as usize).collect();
         let parents: Vec<usize> = buckets.iter().map(|&b| parent_bucket(b)).collect();
