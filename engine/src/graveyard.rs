@@ -21,15 +21,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+#[cfg(not(sesscache_loom))]
 use crate::sync::epoch;
 
 /// How many times `drain` helps the epoch along before it drops what is
 /// left anyway. Under loom the rounds would only multiply the executions to
-/// explore, so it drops at once.
+/// explore, so it drops at once (see `drain`).
 #[cfg(not(sesscache_loom))]
 const DRAIN_ROUNDS: usize = 64;
-#[cfg(sesscache_loom)]
-const DRAIN_ROUNDS: usize = 0;
 
 /// Entries a flush removed, oldest first, until this thread can drop them
 /// last.
@@ -60,6 +59,7 @@ impl<T> Graveyard<T> {
     /// Helps the epoch along until every held entry can be dropped here, for
     /// a bounded number of rounds, then drops whatever is left.
     pub(crate) fn drain(&mut self) {
+        #[cfg(not(sesscache_loom))]
         for _ in 0..DRAIN_ROUNDS {
             self.sweep();
             if self.held.is_empty() {

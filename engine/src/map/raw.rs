@@ -27,8 +27,9 @@ const SEGMENTS: usize = 40;
 /// online anyway), so segment 0 stays a modest allocation.
 const MAX_BASE: usize = 1 << 20;
 
-/// The most buckets the table grows to.
-const MAX_BUCKETS: usize = usize::MAX >> 24;
+/// The most buckets the table grows to: a power of two, so that doubling
+/// from below it lands on it and never past it.
+const MAX_BUCKETS: usize = 1 << (usize::BITS - 24);
 
 /// The table doubles its bucket count when it holds more than this many
 /// entries per bucket on average.
@@ -869,6 +870,22 @@ mod link_tests {
 
     fn check(map: &RawMap<Val, RandomState>) -> usize {
         map.debug_check().regular
+    }
+
+    /// Doubling stops at the cap, never past it: every size the table can
+    /// reach is a power of two, so the cap must be one too.
+    #[test]
+    fn the_bucket_cap_is_a_power_of_two_reached_exactly() {
+        for base in [2, 1 << 10, MAX_BASE] {
+            let map: RawMap<Val, RandomState> = RawMap::new(base, RandomState::new());
+            let cap = map.max_buckets();
+            assert!(cap.is_power_of_two(), "cap {cap} for base {base}");
+            let mut size = base;
+            while size < cap {
+                size *= 2;
+            }
+            assert_eq!(size, cap, "doubling from {base} passes the cap");
+        }
     }
 
     #[test]
