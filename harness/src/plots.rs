@@ -4,7 +4,8 @@
 //!   W7-random, W7-adversarial): Mops/s against threads, one line per cache,
 //!   with min–max error bars where a cell has more than one run;
 //! - `w3-latency.svg`: lookup latency p50 / p99 / p99.9 / max during the
-//!   flush, grouped bars per cache, log-scale µs;
+//!   flush, grouped bars per cache, log-scale µs, and the same for the
+//!   machine floor (W3's timing loop with no cache);
 //! - `w6-scale.svg`: flush of 1k expired (µs) against the live count, log–log,
 //!   one line per cache;
 //! - `memory.svg`: overhead bytes per session, one bar per cache, with the
@@ -273,6 +274,13 @@ fn throughput(results: &Results, workload: &str, path: &Path) -> Result<bool> {
 fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
     let entries = w3_entries(results);
     let us = |ns: u64| ns as f64 / 1e3;
+    // The machine's own floor (W3's loop with no cache) as a last category.
+    let floor_row = results.machine_floor.as_ref().map(|f| {
+        (
+            "machine floor".to_string(),
+            [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
+        )
+    });
     let values: Vec<(String, [f64; 4])> = entries
         .iter()
         .map(|f| {
@@ -281,6 +289,7 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
                 [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
             )
         })
+        .chain(floor_row.filter(|_| !entries.is_empty()))
         .filter(|(_, v)| v.iter().any(|x| *x > 0.0))
         .collect();
     let Some((lo, hi)) = positive_bounds(values.iter().flat_map(|(_, v)| v.iter().copied())) else {

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::results::{FlushLatency, Results, ScalePoint, Throughput, TierCell};
+use crate::results::{FlushLatency, MachineFloor, Results, ScalePoint, Throughput, TierCell};
 
 /// The caches the report knows by name, in the order it shows them; any other
 /// cache follows, alphabetically.
@@ -750,6 +750,36 @@ fn w3_section(out: &mut String, r: &Results) {
         })
         .collect();
     table(out, &header, &rows);
+    if let Some(f) = &r.machine_floor {
+        floor_paragraph(out, r, f);
+    }
+}
+
+/// What W3's timing loop records on this machine with no cache at all.
+fn floor_paragraph(out: &mut String, r: &Results, f: &MachineFloor) {
+    let _ = write!(
+        out,
+        "**Machine floor (no cache).** W3's timing loop on {} thread{}, with a stand-in \
+         operation of ~{} of arithmetic (no memory, no atomics) in place of the lookup and a \
+         thread spinning for {} in place of the flush, recorded the same way (coordinated \
+         omission corrected): p50 {}, p99 {}, p99.9 {}, max {} over {} operations. Whatever \
+         it records beyond the operation is the machine's own (preemption, the hypervisor, \
+         interrupts), and every cache's W3 percentiles include it.",
+        f.threads,
+        if f.threads == 1 { "" } else { "s" },
+        fmt_ns(f.op_ns as f64),
+        fmt_ns(f.window_ms as f64 * 1e6),
+        fmt_ns(f.p50_ns as f64),
+        fmt_ns(f.p99_ns as f64),
+        fmt_ns(f.p999_ns as f64),
+        fmt_ns(f.max_ns as f64),
+        fmt_count(f.samples),
+    );
+    let sess = w3_entries(r).into_iter().find(|x| x.cache == SESSCACHE);
+    if let Some(x) = sess.and_then(|s| ratio(s.p999_ns as f64, f.p999_ns as f64)) {
+        let _ = write!(out, " sesscache's p99.9 is {} the floor's.", fmt_ratio(x));
+    }
+    out.push_str("\n\n");
 }
 
 fn w4_section(out: &mut String, r: &Results) {
@@ -1036,6 +1066,9 @@ fn memory_section(out: &mut String, r: &Results) {
 enum Status {
     Met,
     NotMet,
+    /// Not met, and not reachable on this machine: the machine's own
+    /// floor (W3's timing loop with no cache) misses it too.
+    BelowFloor,
     NotMeasured,
 }
 
@@ -1051,6 +1084,7 @@ impl Status {
         match self {
             Status::Met => "met",
             Status::NotMet => "not met",
+            Status::BelowFloor => "not met: this machine's floor misses it too",
             Status::NotMeasured => "not measured",
         }
     }
@@ -1112,16 +1146,27 @@ fn targets(r: &Results) -> Vec<Target> {
     let sess = w3.iter().find(|f| f.cache == SESSCACHE);
     let what = "W3: sesscache lookup p99.9 during the flush ≤ 10 µs";
     t.push(match sess {
-        Some(s) => Target {
-            what: what.into(),
-            measured: format!(
-                "{} ({} expired, {} live)",
-                fmt_ns(s.p999_ns as f64),
-                fmt_count(s.expired as u64),
-                fmt_count(s.live as u64)
-            ),
-            status: Status::of(s.p999_ns <= 10_000),
-        },
+        Some(s) => {
+            let met = s.p999_ns <= 10_000;
+            let floor = r.machine_floor.as_ref();
+            Target {
+                what: what.into(),
+                measured: format!(
+                    "{} ({} expired, {} live){}",
+                    fmt_ns(s.p999_ns as f64),
+                    fmt_count(s.expired as u64),
+                    fmt_count(s.live as u64),
+                    floor.map_or(String::new(), |f| format!(
+                        "; machine floor (the same loop, no cache) {}",
+                        fmt_ns(f.p999_ns as f64)
+                    ))
+                ),
+                status: match floor {
+                    Some(f) if !met && f.p999_ns > 10_000 => Status::BelowFloor,
+                    _ => Status::of(met),
+                },
+            }
+        }
         None => Target::missing(what, "no sesscache W3 entry with lookups"),
     });
     let what = "W3: sesscache p99.9 ≥ 100× lower than openssl's";
@@ -1290,11 +1335,17 @@ fn targets_section(out: &mut String, r: &Results) {
         3,
     );
     let met = t.iter().filter(|x| x.status == Status::Met).count();
-    let not_met = t.iter().filter(|x| x.status == Status::NotMet).count();
+    let below = t.iter().filter(|x| x.status == Status::BelowFloor).count();
+    let not_met = below + t.iter().filter(|x| x.status == Status::NotMet).count();
     let unmeasured = t.iter().filter(|x| x.status == Status::NotMeasured).count();
+    let below = if below == 0 {
+        String::new()
+    } else {
+        format!(" ({below} of them below what this machine can show: its own floor misses it)")
+    };
     let _ = writeln!(
         out,
-        "{met} met, {not_met} not met, {unmeasured} not measured.\n"
+        "{met} met, {not_met} not met{below}, {unmeasured} not measured.\n"
     );
 }
 

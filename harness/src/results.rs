@@ -40,6 +40,10 @@ pub struct Results {
     pub throughput: Vec<Throughput>,
     /// W3: lookup latency during a large flush.
     pub flush_latency: Vec<FlushLatency>,
+    /// W3's machine floor: its timing loop with no cache. Absent from older
+    /// results files and from runs without W3.
+    #[serde(default)]
+    pub machine_floor: Option<MachineFloor>,
     /// W4: single-use tickets.
     pub tickets: Vec<Tickets>,
     /// W6: cost per operation as the live count grows.
@@ -138,6 +142,29 @@ pub struct FlushLatency {
     pub flush_ms: f64,
     /// How many sessions the flush removed.
     pub flushed: usize,
+}
+
+/// W3's machine floor: W3's timing loop with a stand-in operation of pure
+/// arithmetic instead of a lookup and a spinning thread instead of the
+/// flush. What it records beyond the operation is the machine's own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct MachineFloor {
+    /// Timing threads (as W3's lookup threads).
+    pub threads: usize,
+    /// What the stand-in operation is calibrated to take, in nanoseconds.
+    pub op_ns: u64,
+    /// How long the spinning thread ran, in milliseconds.
+    pub window_ms: u64,
+    /// Operations recorded (with the coordinated-omission back-fill).
+    pub samples: u64,
+    /// Latency percentiles and maximum, in nanoseconds.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Maximum.
+    pub max_ns: u64,
 }
 
 /// W4: tickets stored then taken concurrently.

@@ -5,7 +5,7 @@
 //! |----|------|
 //! | W1 | resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), 9% stores of new sessions, 1% removes |
 //! | W2 | handshake storm: capacity 20 480; 50% stores of new sessions, 50% lookups; eviction all the time |
-//! | W3 | flush under load: 1M sessions expiring at T plus 100k live; one thread flushes at T+1 while the others look up live ids; lookup latency during the flush |
+//! | W3 | flush under load: 1M sessions expiring at T plus 100k live; one thread flushes at T+1 while the others look up live ids; lookup latency during the flush; then the same timing loop with no cache (the machine floor) |
 //! | W4 | tickets: store, then take single-use tickets from several threads; count double takes |
 //! | W5 | oversubscribed: W1 with 4× as many threads as cores |
 //! | W6 | scale: store, lookup and flush of 1k expired as the live count grows |
@@ -35,7 +35,7 @@ use w4::tickets_cell;
 
 pub use w1::{resumption, ResumptionSpec};
 pub use w2::storm;
-pub use w3::flush_under_load;
+pub use w3::{flush_under_load, machine_floor};
 pub use w4::tickets_run;
 pub use w6::{live_counts, scale_point};
 
@@ -132,6 +132,8 @@ impl Suite {
                     Workload::W1 | Workload::W2 => caches * t,
                     Workload::W7 => caches * 2,
                     Workload::W6 => caches * live_counts(self.full).len() as u64,
+                    // One more for the machine floor.
+                    Workload::W3 => caches + 1,
                     _ => caches,
                 }
             })
@@ -217,6 +219,9 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         .flush_latency
                         .push(flush_under_load(suite, driver, lookup_threads));
                 }
+                suite.step("W3 machine floor (no cache)".to_string());
+                results.machine_floor =
+                    Some(machine_floor(lookup_threads, w3::floor_window(suite)));
             }
             Workload::W4 => {
                 let threads = cpus.max(2);

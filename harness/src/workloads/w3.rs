@@ -17,7 +17,7 @@ use rand::Rng;
 use super::{rng_for, Suite};
 use crate::cache::Driver;
 use crate::ids::random_ids;
-use crate::results::FlushLatency;
+use crate::results::{FlushLatency, MachineFloor};
 use crate::runner::split;
 
 const WARMUP: u8 = 0;
@@ -28,6 +28,69 @@ const DONE: u8 = 2;
 /// modes.
 pub(crate) fn sizes() -> (usize, usize) {
     (1_000_000, 100_000)
+}
+
+/// W3's timing loop: `threads` threads each time the operation `make_op`
+/// gives them, over and over, first for a warm-up that sets the interval at
+/// which operations would keep arriving, then while the calling thread runs
+/// `during`; returns the latencies of the operations timed during it,
+/// merged over the threads.
+///
+/// Latencies are corrected for coordinated omission: an operation stalled
+/// for `ns` stands for every operation that would have arrived meanwhile
+/// (handshakes do not wait for the previous one), as hdrhistogram's
+/// `record_correct` back-fills them at the warm-up's mean interval.
+fn latency_during<'a, M>(threads: usize, make_op: M, during: impl FnOnce()) -> Histogram<u64>
+where
+    M: Fn(usize) -> Box<dyn FnMut() -> bool + 'a> + Sync,
+{
+    let phase = AtomicU8::new(WARMUP);
+    let mut hist = new_histogram();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (make_op, phase) = (&make_op, &phase);
+                s.spawn(move || {
+                    let mut op = make_op(t);
+                    let mut hist = new_histogram();
+                    let (mut warm_ns, mut warm_n) = (0u64, 0u64);
+                    loop {
+                        let p = phase.load(Ordering::Acquire);
+                        if p == DONE {
+                            break;
+                        }
+                        let t0 = Instant::now();
+                        let r = op();
+                        let ns = t0.elapsed().as_nanos() as u64;
+                        std::hint::black_box(r);
+                        if p == WARMUP {
+                            warm_ns += ns;
+                            warm_n += 1;
+                        } else {
+                            let expected = (warm_ns / warm_n.max(1)).max(1);
+                            let _ = hist.record_correct(ns.max(1), expected);
+                        }
+                    }
+                    hist
+                })
+            })
+            .collect();
+        // Let the threads get going (and measure their warm-up), then run
+        // `during`.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        phase.store(FLUSHING, Ordering::Release);
+        during();
+        phase.store(DONE, Ordering::Release);
+        for w in workers {
+            hist.add(w.join().expect("W3 timing thread"))
+                .expect("same bounds");
+        }
+    });
+    hist
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
 }
 
 /// Runs W3 against one cache with `lookup_threads` lookup threads.
@@ -56,62 +119,23 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
             h.store(id, &suite.value, start, 7200);
         }
     }
-    let phase = AtomicU8::new(WARMUP);
     let mut flush_ms = 0.0;
     let mut flushed = 0;
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..lookup_threads)
-            .map(|t| {
-                let (cache, live, phase) = (&cache, &live, &phase);
-                s.spawn(move || {
-                    let mut h = cache.handle();
-                    let mut rng = rng_for(t, 0x33);
-                    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-                        .expect("valid bounds");
-                    // The mean lookup time before the flush: the interval at
-                    // which lookups would keep arriving (see below).
-                    let (mut warm_ns, mut warm_n) = (0u64, 0u64);
-                    loop {
-                        let p = phase.load(Ordering::Acquire);
-                        if p == DONE {
-                            break;
-                        }
-                        let id = &live[rng.random_range(0..live.len())];
-                        let t0 = Instant::now();
-                        let hit = h.lookup(id, start);
-                        let ns = t0.elapsed().as_nanos() as u64;
-                        std::hint::black_box(hit);
-                        if p == WARMUP {
-                            warm_ns += ns;
-                            warm_n += 1;
-                        } else {
-                            // Corrected for coordinated omission: a lookup
-                            // stalled for `ns` stands for every lookup that
-                            // would have arrived meanwhile (handshakes do not
-                            // wait for the previous one), as hdrhistogram's
-                            // `record_correct` back-fills them.
-                            let expected = (warm_ns / warm_n.max(1)).max(1);
-                            let _ = hist.record_correct(ns.max(1), expected);
-                        }
-                    }
-                    hist
-                })
-            })
-            .collect();
-        // Let the lookup threads get going, then flush.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut h = cache.handle();
-        phase.store(FLUSHING, Ordering::Release);
-        let t0 = Instant::now();
-        flushed = h.flush(t_expire + 1);
-        flush_ms = t0.elapsed().as_secs_f64() * 1e3;
-        phase.store(DONE, Ordering::Release);
-        for w in workers {
-            hist.add(w.join().expect("lookup thread"))
-                .expect("same bounds");
-        }
-    });
+    let hist = latency_during(
+        lookup_threads,
+        |t| {
+            let mut h = cache.handle();
+            let mut rng = rng_for(t, 0x33);
+            let live = &live;
+            Box::new(move || h.lookup(&live[rng.random_range(0..live.len())], start))
+        },
+        || {
+            let mut h = cache.handle();
+            let t0 = Instant::now();
+            flushed = h.flush(t_expire + 1);
+            flush_ms = t0.elapsed().as_secs_f64() * 1e3;
+        },
+    );
     FlushLatency {
         cache: driver.name().into(),
         expired: expired_n,
@@ -124,5 +148,110 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
         max_ns: hist.max(),
         flush_ms,
         flushed,
+    }
+}
+
+/// How long the machine floor times its stand-in operation: 1 s, and as
+/// many seconds as repetitions with `--full`.
+pub(crate) fn floor_window(suite: &Suite) -> std::time::Duration {
+    std::time::Duration::from_secs(if suite.full {
+        suite.repeats.max(1) as u64
+    } else {
+        1
+    })
+}
+
+/// The stand-in for a lookup in the machine floor: about 250 ns of
+/// arithmetic on registers (a W3 lookup takes a few hundred ns here), no
+/// memory, no atomics.
+const FLOOR_OP_NS: u64 = 250;
+
+/// W3's timing loop with no cache: `threads` threads time a stand-in
+/// operation of pure arithmetic while another thread spins for `window`
+/// where the flush would run. Whatever latency it records beyond the
+/// operation's own is the machine's (preemption, the hypervisor's stalls,
+/// interrupts), and any cache's W3 percentiles on this machine include it:
+/// a p99.9 target below the floor's p99.9 cannot be shown here.
+pub fn machine_floor(threads: usize, window: std::time::Duration) -> MachineFloor {
+    let rounds = calibrate(FLOOR_OP_NS);
+    let hist = latency_during(
+        threads,
+        |t| {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t as u64;
+            Box::new(move || {
+                x = spin(x, rounds);
+                x & 1 == 0
+            })
+        },
+        || {
+            let t0 = Instant::now();
+            let mut x = 1u64;
+            while t0.elapsed() < window {
+                x = spin(x, 64);
+            }
+            std::hint::black_box(x);
+        },
+    );
+    MachineFloor {
+        threads,
+        op_ns: FLOOR_OP_NS,
+        window_ms: window.as_millis() as u64,
+        samples: hist.len(),
+        p50_ns: hist.value_at_quantile(0.50),
+        p99_ns: hist.value_at_quantile(0.99),
+        p999_ns: hist.value_at_quantile(0.999),
+        max_ns: hist.max(),
+    }
+}
+
+/// `rounds` steps of xorshift64, which the compiler cannot fold away.
+fn spin(mut x: u64, rounds: u32) -> u64 {
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    x
+}
+
+/// The rounds of [`spin`] that take about `ns` nanoseconds on this machine
+/// (the fastest of several timings, so a stall during calibration does not
+/// shorten the operation).
+fn calibrate(ns: u64) -> u32 {
+    const PROBE: u32 = 100_000;
+    let best = (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            std::hint::black_box(spin(1, PROBE));
+            t0.elapsed().as_nanos().max(1)
+        })
+        .min()
+        .unwrap_or(1);
+    (u128::from(ns) * u128::from(PROBE) / best).clamp(1, u128::from(u32::MAX)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_times_its_operation_and_orders_its_percentiles() {
+        let f = machine_floor(1, std::time::Duration::from_millis(30));
+        assert_eq!(f.threads, 1);
+        assert!(f.samples > 0, "no operation was timed: {f:?}");
+        assert!(
+            f.p50_ns <= f.p99_ns && f.p99_ns <= f.p999_ns && f.p999_ns <= f.max_ns,
+            "{f:?}"
+        );
+        // The operation is calibrated to about FLOOR_OP_NS: its median
+        // cannot be far below it (the calibration takes the fastest timing).
+        assert!(f.p50_ns * 4 >= FLOOR_OP_NS, "{f:?}");
+    }
+
+    #[test]
+    fn calibration_scales_with_the_duration_asked_for() {
+        let (short, long) = (calibrate(100), calibrate(10_000));
+        assert!(long > short * 10, "100 ns: {short} rounds, 10 µs: {long}");
     }
 }
