@@ -37,6 +37,65 @@ fn count(delta: isize) {
     }
 }
 
+/// Width of a size class of the breakdown, in bytes (malloc's alignment).
+pub const CLASS_BYTES: usize = 16;
+/// Size classes tracked one by one; larger blocks share the last class.
+const CLASSES: usize = 4096 / CLASS_BYTES + 1;
+
+/// Live blocks per size class while counting; the last class holds every
+/// block larger than 4 KiB.
+static CLASS_LIVE: [AtomicIsize; CLASSES] = [const { AtomicIsize::new(0) }; CLASSES];
+/// Bytes of the live blocks in the last class.
+static LARGE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+/// What a block really occupies. With glibc: its chunk (the usable size
+/// plus malloc's size word), the unit `mallinfo2` counts in; elsewhere the
+/// size asked for, rounded up to [`CLASS_BYTES`].
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn footprint(ptr: *mut u8, _layout: Layout) -> usize {
+    // SAFETY: `ptr` is a live block of the system allocator (glibc's
+    // malloc, for every alignment `System` serves).
+    let usable = unsafe { libc::malloc_usable_size(ptr.cast()) };
+    usable + core::mem::size_of::<usize>()
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn footprint(_ptr: *mut u8, layout: Layout) -> usize {
+    layout.size().next_multiple_of(CLASS_BYTES)
+}
+
+/// Counts a block of the system allocator into (`sign` 1) or out of
+/// (`sign` -1) its size class, while counting is on.
+#[inline]
+fn classify(ptr: *mut u8, layout: Layout, sign: isize) {
+    // Relaxed: see `counting`.
+    if ptr.is_null() || !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let bytes = footprint(ptr, layout);
+    let class = (bytes.div_ceil(CLASS_BYTES)).min(CLASSES - 1);
+    // Relaxed: statistics; no memory is published through them.
+    CLASS_LIVE[class].fetch_add(sign, Ordering::Relaxed);
+    if class == CLASSES - 1 {
+        LARGE_BYTES.fetch_add(sign * bytes as isize, Ordering::Relaxed);
+    }
+}
+
+/// Live blocks by size, as counted so far: `(block bytes, blocks)` for each
+/// class up to 4 KiB (block bytes a multiple of [`CLASS_BYTES`]), and the
+/// bytes of the larger blocks. Differences of two snapshots taken under
+/// [`counting`] are what was allocated between them.
+pub fn by_size() -> (Vec<(usize, isize)>, isize) {
+    let classes = CLASS_LIVE[..CLASSES - 1]
+        .iter()
+        .enumerate()
+        // Relaxed: see `classify`.
+        .map(|(i, c)| (i * CLASS_BYTES, c.load(Ordering::Relaxed)))
+        .collect();
+    // Relaxed: see `classify`.
+    (classes, LARGE_BYTES.load(Ordering::Relaxed))
+}
+
 /// The system allocator, counting live bytes.
 #[derive(Debug)]
 pub struct Counting;
@@ -46,11 +105,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
+        let ptr = unsafe { System.alloc(layout) };
+        classify(ptr, layout, 1);
+        ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         count(-(layout.size() as isize));
+        classify(ptr, layout, -1);
         // SAFETY: `ptr` was allocated by `System` with `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -61,8 +123,16 @@ unsafe impl GlobalAlloc for Counting {
             new_size as isize - layout.size() as isize,
             Ordering::Relaxed,
         );
+        classify(ptr, layout, -1);
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if new.is_null() {
+            // The old block is still live.
+            classify(ptr, layout, 1);
+        } else if let Ok(grown) = Layout::from_size_align(new_size, layout.align()) {
+            classify(new, grown, 1);
+        }
+        new
     }
 }
 

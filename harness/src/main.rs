@@ -277,3 +277,45 @@ fn default_threads(cpus: usize) -> Vec<usize> {
     v.push(2 * cpus);
     v
 }
+
+/// The counting allocator as the binary installs it.
+#[cfg(test)]
+mod tests {
+    use sesscache_harness::alloc_count::{by_size, counting, live_bytes, CLASS_BYTES};
+
+    #[test]
+    fn blocks_are_counted_by_size_while_counting_and_only_then() {
+        const N: usize = 1_000;
+        let ((before, after, bytes), kept) = counting(|| {
+            let before = by_size();
+            let bytes = live_bytes();
+            let kept: Vec<Box<[u8; 100]>> = (0..N).map(|i| Box::new([i as u8; 100])).collect();
+            let after = by_size();
+            ((before, after, live_bytes() - bytes), kept)
+        });
+        // 100 bytes asked for, N times (and the vector's own block).
+        assert!(bytes >= (N * 100) as isize, "{bytes}");
+        // Every box landed in one class of at least 100 bytes, whatever the
+        // allocator's rounding: one class grew by N (other threads of the
+        // test binary may allocate meanwhile, but not N blocks of that size).
+        let grew: Vec<(usize, isize)> = after
+            .0
+            .iter()
+            .zip(&before.0)
+            .map(|(&(size, a), &(_, b))| (size, a - b))
+            .filter(|&(_, d)| d >= N as isize)
+            .collect();
+        assert_eq!(grew.len(), 1, "{grew:?}");
+        let (size, _) = grew[0];
+        assert!(
+            (100..100 + 4 * CLASS_BYTES).contains(&size),
+            "a 100-byte box counted as {size}"
+        );
+        // Freed outside `counting`: not counted out.
+        drop(kept);
+        assert_eq!(
+            by_size().0[size / CLASS_BYTES].1,
+            after.0[size / CLASS_BYTES].1
+        );
+    }
+}

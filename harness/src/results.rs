@@ -214,6 +214,26 @@ pub struct Memory {
     /// Bytes allocated per session beyond the 32-byte id and the value.
     #[serde(with = "nan_as_null")]
     pub overhead_bytes: f64,
+    /// Where the bytes went, as far as Rust's allocator saw them: the block
+    /// sizes allocated about once per session or more (malloc chunks with
+    /// glibc, so they add up to what `mallinfo2` counts), largest share
+    /// first. Allocations made by C code (OpenSSL's `malloc`) are not in
+    /// it. Absent from older results files.
+    #[serde(default)]
+    pub blocks: Vec<BlockClass>,
+    /// Bytes per session in the blocks of sizes allocated less often than
+    /// that (tables, directories, segments), Rust's allocator only.
+    #[serde(default)]
+    pub other_block_bytes: f64,
+}
+
+/// One block size of a [`Memory`] breakdown.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BlockClass {
+    /// Bytes a block occupies (a malloc chunk with glibc).
+    pub bytes: u64,
+    /// Blocks of this size per cached session.
+    pub per_session: f64,
 }
 
 /// What a second tier did: the Redis tier's `TierStats`, summed over the

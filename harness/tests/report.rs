@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use sesscache_harness::plots;
 use sesscache_harness::report::markdown;
 use sesscache_harness::results::{
-    FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, Tickets, TierCell,
-    TierCounts,
+    BlockClass, FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, Tickets,
+    TierCell, TierCounts,
 };
 
 fn fixture() -> Results {
@@ -360,6 +360,51 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
 }
 
 #[test]
+fn the_memory_breakdown_adds_up_to_the_figure() {
+    let mut r = fixture();
+    assert!(
+        !markdown(&r).contains("Where the bytes go"),
+        "no breakdown in the file, no table"
+    );
+    // sesscache: 96.5 + 32 + 300 = 428.5 bytes per session, of which
+    // 336 + 64 in listed blocks and 20 in others: 8.5 not seen.
+    r.memory[0].blocks = vec![
+        BlockClass {
+            bytes: 336,
+            per_session: 1.0,
+        },
+        BlockClass {
+            bytes: 32,
+            per_session: 2.0,
+        },
+    ];
+    r.memory[0].other_block_bytes = 20.0;
+    let md = markdown(&r);
+    assert!(md.contains("Where the bytes go"), "{md}");
+    let row = cells(row(&md, "## Memory per session", "sesscache"));
+    // The first sesscache row is the overhead table's; the breakdown's is
+    // the one with five cells.
+    assert_eq!(row.len(), 3, "{row:?}");
+    let start = md.find("Where the bytes go").unwrap();
+    let line = md[start..]
+        .lines()
+        .find(|l| l.starts_with("| sesscache |"))
+        .expect("a breakdown row for sesscache");
+    assert_eq!(
+        cells(line),
+        [
+            "sesscache",
+            "336 B × 1.00, 32 B × 2.00",
+            "20.0",
+            "8.5",
+            "428.5"
+        ]
+    );
+    // openssl has no breakdown (C's malloc): no row.
+    assert!(!md[start..].contains("| openssl |"), "{md}");
+}
+
+#[test]
 fn missing_data_is_not_measured() {
     let mut r = fixture();
     r.throughput.retain(|t| t.cache != "sesscache");
@@ -435,6 +480,7 @@ fn nan_zero_and_odd_values_do_not_panic() {
             cache: "sesscache".into(),
             sessions: 0,
             overhead_bytes: f64::NAN,
+            ..Memory::default()
         }],
         ..Results::default()
     };

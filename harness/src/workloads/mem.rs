@@ -10,10 +10,10 @@
 //! global allocator the binary installs is used (Rust allocations only).
 
 use super::Suite;
-use crate::alloc_count::counting;
+use crate::alloc_count::{by_size, counting};
 use crate::cache::{Driver, Value};
 use crate::ids::fresh_id;
-use crate::results::Memory;
+use crate::results::{BlockClass, Memory};
 
 /// Bytes in use by malloc now (glibc: main arena + mmapped blocks).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -37,7 +37,8 @@ pub(crate) const SESSIONS: usize = 100_000;
 /// id and value bytes are then subtracted.
 pub fn memory(suite: &Suite, driver: &dyn Driver) -> Memory {
     let len = suite.value.len();
-    let (before, after) = counting(|| {
+    let (before, after, blocks_before, blocks_after) = counting(|| {
+        let blocks_before = by_size();
         let before = live_bytes();
         // Bounded at exactly the sessions stored: caches that preallocate for
         // their capacity (rustls) are then charged for what they hold.
@@ -48,14 +49,86 @@ pub fn memory(suite: &Suite, driver: &dyn Driver) -> Memory {
             h.store(&fresh_id(0, i, 0x4d), &value, suite.start, 7200);
         }
         let after = live_bytes();
+        let blocks_after = by_size();
         drop(h);
         drop(cache);
-        (before, after)
+        (before, after, blocks_before, blocks_after)
     });
     let per = (after - before) as f64 / SESSIONS as f64;
+    let (blocks, other_block_bytes) = breakdown(&blocks_before, &blocks_after, SESSIONS);
     Memory {
         cache: driver.name().into(),
         sessions: SESSIONS,
         overhead_bytes: per - (32 + len) as f64,
+        blocks,
+        other_block_bytes,
+    }
+}
+
+/// Blocks allocated at least this often per session are listed one by one.
+const LISTED: f64 = 0.05;
+
+/// The blocks allocated between two [`by_size`] snapshots, per session: the
+/// sizes allocated at least [`LISTED`] times per session (largest share of
+/// bytes first), and the bytes per session of all the others.
+pub(crate) fn breakdown(
+    before: &(Vec<(usize, isize)>, isize),
+    after: &(Vec<(usize, isize)>, isize),
+    sessions: usize,
+) -> (Vec<BlockClass>, f64) {
+    let n = sessions.max(1) as f64;
+    let mut listed = Vec::new();
+    let mut other = (after.1 - before.1) as f64;
+    for (&(bytes, a), &(_, b)) in after.0.iter().zip(&before.0) {
+        let per_session = (a - b) as f64 / n;
+        if per_session >= LISTED {
+            listed.push(BlockClass {
+                bytes: bytes as u64,
+                per_session,
+            });
+        } else {
+            other += (a - b) as f64 * bytes as f64;
+        }
+    }
+    listed.sort_by(|x, y| {
+        (y.bytes as f64 * y.per_session).total_cmp(&(x.bytes as f64 * x.per_session))
+    });
+    (listed, other / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breakdown_lists_per_session_blocks_and_sums_the_rest() {
+        let before = (vec![(0, 0), (16, 5), (32, 100), (48, 0), (96, 7)], 4096);
+        let after = (
+            vec![(0, 0), (16, 6), (32, 1_100), (48, 500), (96, 1_007)],
+            4096 + 80_000,
+        );
+        let (listed, other) = breakdown(&before, &after, 1_000);
+        assert_eq!(
+            listed,
+            vec![
+                BlockClass {
+                    bytes: 96,
+                    per_session: 1.0
+                },
+                BlockClass {
+                    bytes: 32,
+                    per_session: 1.0
+                },
+                BlockClass {
+                    bytes: 48,
+                    per_session: 0.5
+                },
+            ]
+        );
+        // One 16-byte block (under 0.05 per session) and 80 000 large bytes.
+        assert!(
+            (other - (16.0 + 80_000.0) / 1_000.0).abs() < 1e-9,
+            "{other}"
+        );
     }
 }
