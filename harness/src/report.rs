@@ -757,6 +757,34 @@ fn w3_section(out: &mut String, r: &Results) {
     }
 }
 
+/// `" (the window with the median p99.9 of 3; each window's: a, b, c)"`,
+/// or nothing for a single window.
+fn windows_text(f: &MachineFloor) -> String {
+    if f.windows_p999_ns.len() < 2 {
+        return String::new();
+    }
+    let each: Vec<String> = f
+        .windows_p999_ns
+        .iter()
+        .map(|&ns| fmt_ns(ns as f64))
+        .collect();
+    format!(
+        " (the window with the median p99.9 of {}; each window's p99.9: {})",
+        each.len(),
+        each.join(", ")
+    )
+}
+
+/// Whether the machine floor's p99.9 exceeded `ns` in every window it
+/// timed: then no cache can show a p99.9 of `ns` on this machine.
+fn floor_misses(f: &MachineFloor, ns: u64) -> bool {
+    if f.windows_p999_ns.is_empty() {
+        f.p999_ns > ns
+    } else {
+        f.windows_p999_ns.iter().all(|&w| w > ns)
+    }
+}
+
 /// What W3's timing loop records on this machine with no cache at all.
 fn floor_paragraph(out: &mut String, r: &Results, f: &MachineFloor) {
     let _ = write!(
@@ -764,9 +792,9 @@ fn floor_paragraph(out: &mut String, r: &Results, f: &MachineFloor) {
         "**Machine floor (no cache).** W3's timing loop on {} thread{}, with a stand-in \
          operation of ~{} of arithmetic (no memory, no atomics) in place of the lookup and a \
          thread spinning for {} in place of the flush, recorded the same way (coordinated \
-         omission corrected): p50 {}, p99 {}, p99.9 {}, max {} over {} operations. Whatever \
-         it records beyond the operation is the machine's own (preemption, the hypervisor, \
-         interrupts), and every cache's W3 percentiles include it.",
+         omission corrected): p50 {}, p99 {}, p99.9 {}, max {} over {} operations{}. \
+         Whatever it records beyond the operation is the machine's own (preemption, the \
+         hypervisor, interrupts), and every cache's W3 percentiles include it.",
         f.threads,
         if f.threads == 1 { "" } else { "s" },
         fmt_ns(f.op_ns as f64),
@@ -776,6 +804,7 @@ fn floor_paragraph(out: &mut String, r: &Results, f: &MachineFloor) {
         fmt_ns(f.p999_ns as f64),
         fmt_ns(f.max_ns as f64),
         fmt_count(f.samples),
+        windows_text(f),
     );
     let sess = w3_entries(r).into_iter().find(|x| x.cache == SESSCACHE);
     if let Some(x) = sess.and_then(|s| ratio(s.p999_ns as f64, f.p999_ns as f64)) {
@@ -1226,7 +1255,7 @@ fn targets(r: &Results) -> Vec<Target> {
                     ))
                 ),
                 status: match floor {
-                    Some(f) if !met && f.p999_ns > 10_000 => Status::BelowFloor,
+                    Some(f) if !met && floor_misses(f, 10_000) => Status::BelowFloor,
                     _ => Status::of(met),
                 },
             }

@@ -146,14 +146,15 @@ pub struct FlushLatency {
 
 /// W3's machine floor: W3's timing loop with a stand-in operation of pure
 /// arithmetic instead of a lookup and a spinning thread instead of the
-/// flush. What it records beyond the operation is the machine's own.
+/// flush, over several windows. What it records beyond the operation is the
+/// machine's own.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct MachineFloor {
     /// Timing threads (as W3's lookup threads).
     pub threads: usize,
     /// What the stand-in operation is calibrated to take, in nanoseconds.
     pub op_ns: u64,
-    /// How long the spinning thread ran, in milliseconds.
+    /// How long the spinning thread ran in each window, in milliseconds.
     pub window_ms: u64,
     /// Operations recorded (with the coordinated-omission back-fill).
     pub samples: u64,
@@ -165,6 +166,10 @@ pub struct MachineFloor {
     pub p999_ns: u64,
     /// Maximum.
     pub max_ns: u64,
+    /// The p99.9 of every window, in the order they ran; the figures above
+    /// are the window with the median p99.9.
+    #[serde(default)]
+    pub windows_p999_ns: Vec<u64>,
 }
 
 /// W4: tickets stored then taken concurrently.

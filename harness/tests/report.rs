@@ -293,6 +293,7 @@ fn floor(p999_ns: u64) -> MachineFloor {
         p99_ns: 60_000,
         p999_ns,
         max_ns: 2_000_000,
+        windows_p999_ns: vec![3 * p999_ns, p999_ns, p999_ns / 2],
     }
 }
 
@@ -332,7 +333,11 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
         "{w3_text}"
     );
     assert!(
-        w3_text.contains("p50 270 ns, p99 60.0 µs, p99.9 1.10 ms, max 2.00 ms over 3,000,000"),
+        w3_text.contains(
+            "p50 270 ns, p99 60.0 µs, p99.9 1.10 ms, max 2.00 ms over 3,000,000 operations \
+             (the window with the median p99.9 of 3; each window's p99.9: 3.30 ms, 1.10 ms, \
+             550 µs)."
+        ),
         "{w3_text}"
     );
     assert!(
@@ -345,6 +350,12 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
     let md = markdown(&r);
     assert_eq!(target_status(&md, w3), "not met");
     assert!(md.contains("5 met, 4 not met, 1 not measured."), "{md}");
+    // Over 10 µs in the median window but not in every window: the machine
+    // showed it can get under 10 µs, so the miss is sesscache's own too.
+    let mut f = floor(12_000);
+    f.windows_p999_ns = vec![15_000, 12_000, 9_000];
+    r.machine_floor = Some(f);
+    assert_eq!(target_status(&markdown(&r), w3), "not met");
 
     // A met target stays met whatever the floor.
     r.flush_latency[0].p999_ns = 8_000;

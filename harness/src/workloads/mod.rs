@@ -220,8 +220,11 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         .push(flush_under_load(suite, driver, lookup_threads));
                 }
                 suite.step("W3 machine floor (no cache)".to_string());
-                results.machine_floor =
-                    Some(machine_floor(lookup_threads, w3::floor_window(suite)));
+                results.machine_floor = Some(machine_floor(
+                    lookup_threads,
+                    w3::floor_windows(suite),
+                    w3::FLOOR_WINDOW,
+                ));
             }
             Workload::W4 => {
                 let threads = cpus.max(2);
