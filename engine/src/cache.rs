@@ -7,7 +7,7 @@
 //!            SessionMap (split-ordered list)          ExpiryIndex (skiplist)
 //!   id ──▶ [node id=A | slot]──┐                ┌── (expiry 100, seq 7) ─┐
 //!                              ▼                ▼                        │
-//!                         Arc<Entry> { session, hash, key, state }  ◀────┘
+//!                   Arc<Entry> { session, expiry, seq + state } ◀────────┘
 //!                                         │
 //!                                         ▼
 //!                                  Arc<Session<V>>  (handed to callers)
@@ -183,22 +183,22 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let hash = self.map.hash(id);
         // Relaxed: only the uniqueness of the sequence number matters.
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let entry = Arc::new(Entry::new(session.clone(), hash, (session.expiry(), seq)));
+        let entry = Arc::new(Entry::new(session.clone(), (session.expiry(), seq)));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
         #[cfg(not(sesscache_mutant = "index_after_publish"))]
-        self.index.insert(entry.key, entry.clone(), &guard);
+        self.index.insert(entry.key(), entry.clone(), &guard);
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
         // Seeded bug: a remover may retire the entry before it is indexed,
         // leaving an orphan in the index.
         #[cfg(sesscache_mutant = "index_after_publish")]
-        self.index.insert(entry.key, entry.clone(), &guard);
+        self.index.insert(entry.key(), entry.clone(), &guard);
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
             // Replaced silently: the new entry takes the old one's place, so
             // the length does not change.
             Some(old) if old.try_retire(Path::Map) => {
-                self.index.remove(&old.key, &guard);
+                self.index.remove(&old.key(), &guard);
                 (Arc::ptr_eq(&old.session, session), false)
             }
             // A new id, or the old entry was retired by someone else, who
@@ -263,7 +263,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             }
             if victim.try_retire(Path::Index) {
                 // The reservation already took it off `len`.
-                self.unlink(victim, guard);
+                self.unlink(victim, self.map.hash(victim.session.session_id()), guard);
                 self.stats.bump(Counter::CacheFull);
                 victim.session.mark_not_resumable();
                 evicted.push(victim.session.clone());
@@ -298,14 +298,15 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         victim
     }
 
-    /// Retires `e` if no other thread has, and then removes it everywhere.
-    fn retire(&self, e: &Entry<V>, path: Path, guard: &Guard) -> bool {
+    /// Retires `e` if no other thread has, and then removes it everywhere
+    /// (`hash`: the map hash of its id).
+    fn retire(&self, e: &Entry<V>, hash: u64, path: Path, guard: &Guard) -> bool {
         // Seeded bug: unlinking before the state transition lets a loser
         // unlink an entry it does not own (e.g. a PENDING one).
         #[cfg(sesscache_mutant = "unlink_before_retire")]
         {
-            self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-            self.index.remove(&e.key, guard);
+            self.map.unpublish(hash, e.session.session_id(), e, guard);
+            self.index.remove(&e.key(), guard);
         }
         // Seeded bug: the length drops even when another thread won.
         #[cfg(sesscache_mutant = "decrement_on_lost_race")]
@@ -317,16 +318,18 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         // eviction decisions of adders that read the new length.
         #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
         self.len.fetch_sub(1, LEN_RMW);
-        self.unlink(e, guard);
+        self.unlink(e, hash, guard);
         true
     }
 
     /// Removes a retired entry from the map (unless its slot already holds a
-    /// replacement) and from the index. Only the retiring thread calls it.
-    fn unlink(&self, e: &Entry<V>, guard: &Guard) {
+    /// replacement) and from the index. Only the retiring thread calls it,
+    /// with `hash`, the map hash of the entry's id (entries do not keep it).
+    fn unlink(&self, e: &Entry<V>, hash: u64, guard: &Guard) {
         debug_assert!(e.is_retired(), "only a retired entry is unlinked");
-        self.map.unpublish(e.hash, e.session.session_id(), e, guard);
-        self.index.remove(&e.key, guard);
+        debug_assert_eq!(hash, self.map.hash(e.session.session_id()));
+        self.map.unpublish(hash, e.session.session_id(), e, guard);
+        self.index.remove(&e.key(), guard);
     }
 
     /// The entry cached under `id` that is not retired. A retired entry still
@@ -353,7 +356,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let hash = self.map.hash(id);
         loop {
             let e = self.find_live(hash, id, &guard)?;
-            if self.retire(e, Path::Map, &guard) {
+            if self.retire(e, hash, Path::Map, &guard) {
                 return Some(e.session.clone());
             }
         }
@@ -482,7 +485,9 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 }
                 Some(e) => {
                     self.stats.bump(Counter::Timeouts);
-                    let removed = self.retire(e, Path::Map, &guard).then(|| e.session.clone());
+                    let removed = self
+                        .retire(e, hash, Path::Map, &guard)
+                        .then(|| e.session.clone());
                     drop(guard);
                     if let Some(s) = removed {
                         s.mark_not_resumable();
@@ -548,6 +553,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let mut lower = Bound::Unbounded;
         let mut total = 0;
         let mut graveyard = Graveyard::new();
+        let mut hashes = Vec::with_capacity(FLUSH_BATCH);
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
             let guard = epoch::pin();
@@ -562,9 +568,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             });
             // A short batch means the scan reached the end of the range.
             let more = candidates.len() == FLUSH_BATCH;
-            self.prefetch_paths(&candidates, &guard);
-            for e in candidates {
-                if self.retire(e, Path::Index, &guard) {
+            hashes.clear();
+            self.prefetch_paths(&candidates, &mut hashes, &guard);
+            for (e, &hash) in candidates.into_iter().zip(&hashes) {
+                if self.retire(e, hash, Path::Index, &guard) {
                     e.session.mark_not_resumable();
                     removed.push(e.session.clone());
                     graveyard.hold(e.clone());
@@ -588,23 +595,29 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     /// Loads what retiring `batch` will read, one step of every entry's path
     /// at a time, so the batch's cache misses overlap: removing one entry
-    /// follows a chain of dependent pointers (entry, then session and the
-    /// bucket's dummy, then nodes), each a likely miss in a large cache.
-    fn prefetch_paths(&self, batch: &[&Arc<Entry<V>>], guard: &Guard) {
+    /// follows a chain of dependent pointers (entry, then session, whose id
+    /// gives the hash and so the bucket's dummy, then nodes), each a likely
+    /// miss in a large cache. Pushes each entry's map hash to `hashes`, in
+    /// batch order.
+    fn prefetch_paths(&self, batch: &[&Arc<Entry<V>>], hashes: &mut Vec<u64>, guard: &Guard) {
         for e in batch {
             prefetch(Arc::as_ptr(e));
         }
         for e in batch {
             // A session spans two cache lines: load both, as the id that
-            // removal compares may lie across them.
+            // hashing and removal read may lie across them.
             prefetch(Arc::as_ptr(&e.session));
             let id: *const SessionId = e.session.session_id();
             prefetch(id.cast::<u8>().wrapping_add(size_of::<SessionId>() - 1));
-            self.map.prefetch(e.hash, 0, guard);
+        }
+        for e in batch {
+            let hash = self.map.hash(e.session.session_id());
+            hashes.push(hash);
+            self.map.prefetch(hash, 0, guard);
         }
         for depth in 1..=PREFETCH_DEPTH {
-            for e in batch {
-                self.map.prefetch(e.hash, depth, guard);
+            for &hash in hashes.iter() {
+                self.map.prefetch(hash, depth, guard);
             }
         }
     }

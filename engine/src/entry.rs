@@ -26,14 +26,24 @@ use std::sync::Arc;
 
 use crate::index::IndexKey;
 use crate::session::{Session, SessionId};
-use crate::sync::{AtomicU8, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 /// Made by `add`, in the index, being published in the map.
-pub(crate) const PENDING: u8 = 0;
+pub(crate) const PENDING: u64 = 0;
 /// Published and fully cached.
-pub(crate) const LIVE: u8 = 1;
+pub(crate) const LIVE: u64 = 1;
 /// Removed; final.
-pub(crate) const RETIRED: u8 = 2;
+pub(crate) const RETIRED: u64 = 2;
+
+/// Low bits of [`Entry`]'s `seq_state` that hold the state; the bits above
+/// hold the insertion sequence number.
+const STATE_BITS: u32 = 2;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// The largest sequence number an entry can hold: `seq_state` gives it
+/// 62 bits. At a billion adds a second a cache would reach it after 146
+/// years.
+pub(crate) const MAX_SEQ: u64 = u64::MAX >> STATE_BITS;
 
 /// Which structure a retiring thread found the entry through.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -45,29 +55,46 @@ pub(crate) enum Path {
     Index,
 }
 
+/// Three words (with the `Arc`'s two counts, a 48-byte malloc chunk): the
+/// map hash is not kept, the retiring thread recomputes it from the id.
 pub(crate) struct Entry<V> {
     pub(crate) session: Arc<Session<V>>,
-    /// The map hash of the session id, kept so removal does not rehash.
-    pub(crate) hash: u64,
-    /// (expiry, insertion sequence): this entry's key in the expiry index.
-    pub(crate) key: IndexKey,
-    state: AtomicU8,
+    /// The expiry this entry is indexed under: a snapshot, since the
+    /// session's own may be restamped (`UPDATE_TIME`) while it is cached.
+    expiry: u64,
+    /// The insertion sequence number (the bits above [`STATE_BITS`], never
+    /// changed) and the state (`PENDING`, `LIVE`, `RETIRED`: the low bits),
+    /// in one word so that the entry stays three words.
+    seq_state: AtomicU64,
 }
 
 impl<V> Entry<V> {
-    pub(crate) fn new(session: Arc<Session<V>>, hash: u64, key: IndexKey) -> Self {
+    /// An entry indexed under `key` = (expiry, sequence number); the
+    /// sequence number must be at most [`MAX_SEQ`].
+    pub(crate) fn new(session: Arc<Session<V>>, key: IndexKey) -> Self {
+        let (expiry, seq) = key;
+        debug_assert!(seq <= MAX_SEQ, "sequence number {seq} out of range");
         Entry {
             session,
-            hash,
-            key,
-            state: AtomicU8::new(PENDING),
+            expiry,
+            seq_state: AtomicU64::new(seq << STATE_BITS | PENDING),
         }
     }
 
-    pub(crate) fn state(&self) -> u8 {
+    /// (expiry, insertion sequence): this entry's key in the expiry index.
+    pub(crate) fn key(&self) -> IndexKey {
+        // Relaxed: the sequence bits never change after `new`, and the
+        // entry reached this thread through a publication that orders them.
+        (
+            self.expiry,
+            self.seq_state.load(Ordering::Relaxed) >> STATE_BITS,
+        )
+    }
+
+    pub(crate) fn state(&self) -> u64 {
         // Acquire: pairs with the AcqRel transitions, so a thread that sees
         // RETIRED also sees what the retirer did before it.
-        self.state.load(Ordering::Acquire)
+        self.seq_state.load(Ordering::Acquire) & STATE_MASK
     }
 
     pub(crate) fn is_retired(&self) -> bool {
@@ -77,12 +104,20 @@ impl<V> Entry<V> {
     /// PENDING → LIVE, once the entry is published in the map. Fails (and
     /// changes nothing) when a map-path operation retired it first.
     pub(crate) fn mark_live(&self) -> bool {
+        // Acquire: as in `state`.
+        let cur = self.seq_state.load(Ordering::Acquire);
         // AcqRel: orders the publication before the entry becomes visible to
-        // flush and eviction.
-        let ok = self
-            .state
-            .compare_exchange(PENDING, LIVE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        // flush and eviction. Only RETIRED can replace PENDING meanwhile.
+        let ok = cur & STATE_MASK == PENDING
+            && self
+                .seq_state
+                .compare_exchange(
+                    cur,
+                    cur & !STATE_MASK | LIVE,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
         debug_assert!(
             ok || self.state() == RETIRED,
             "only RETIRED can follow PENDING besides LIVE"
@@ -97,11 +132,14 @@ impl<V> Entry<V> {
         {
             // Seeded bug: a check then a store instead of a CAS, so two
             // threads can both believe they removed the entry.
-            let cur = self.state();
-            if cur == RETIRED || (path == Path::Index && cur != LIVE) {
+            // Acquire: as in `state`.
+            let cur = self.seq_state.load(Ordering::Acquire);
+            let state = cur & STATE_MASK;
+            if state == RETIRED || (path == Path::Index && state != LIVE) {
                 return false;
             }
-            self.state.store(RETIRED, Ordering::Release);
+            self.seq_state
+                .store(cur & !STATE_MASK | RETIRED, Ordering::Release);
             true
         }
         #[cfg(not(sesscache_mutant = "retire_without_cas"))]
@@ -110,17 +148,21 @@ impl<V> Entry<V> {
 
     #[cfg(not(sesscache_mutant = "retire_without_cas"))]
     fn retire_by_cas(&self, path: Path) -> bool {
-        let mut cur = self.state();
+        // Acquire: as in `state`.
+        let mut cur = self.seq_state.load(Ordering::Acquire);
         loop {
-            if cur == RETIRED || (path == Path::Index && cur != LIVE) {
+            let state = cur & STATE_MASK;
+            if state == RETIRED || (path == Path::Index && state != LIVE) {
                 return false;
             }
             // AcqRel: the winner's later cleanup is ordered after the claim,
             // and losers see the winner's state.
-            match self
-                .state
-                .compare_exchange(cur, RETIRED, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.seq_state.compare_exchange(
+                cur,
+                cur & !STATE_MASK | RETIRED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return true,
                 // Re-check: a PENDING entry may have just become LIVE.
                 Err(actual) => cur = actual,
@@ -132,5 +174,47 @@ impl<V> Entry<V> {
 impl<V> crate::map::Keyed for Entry<V> {
     fn key(&self) -> &SessionId {
         self.session.session_id()
+    }
+}
+
+#[cfg(all(test, not(sesscache_loom)))]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64) -> Entry<()> {
+        let s = Arc::new(Session::new(b"id", 1_000, 300, ()).unwrap());
+        Entry::new(s, (1_300, seq))
+    }
+
+    /// Three words: with the `Arc`'s two counts, 40 bytes, a 48-byte
+    /// malloc chunk (a fourth word would make it 64).
+    #[test]
+    fn an_entry_is_three_words() {
+        assert_eq!(size_of::<Entry<()>>(), 3 * size_of::<u64>());
+    }
+
+    /// The state shares a word with the sequence number: no transition may
+    /// disturb the sequence, at either end of its range.
+    #[test]
+    fn transitions_keep_the_key() {
+        for seq in [0, 1, 0x1234_5678_9abc, MAX_SEQ - 1, MAX_SEQ] {
+            let e = entry(seq);
+            assert_eq!((e.state(), e.key()), (PENDING, (1_300, seq)));
+            assert!(!e.try_retire(Path::Index), "PENDING is not cached yet");
+            assert!(e.mark_live());
+            assert_eq!((e.state(), e.key()), (LIVE, (1_300, seq)));
+            assert!(e.try_retire(Path::Index));
+            assert_eq!((e.state(), e.key()), (RETIRED, (1_300, seq)));
+            assert!(!e.try_retire(Path::Map) && !e.try_retire(Path::Index));
+            assert!(!e.mark_live(), "RETIRED is final");
+            assert_eq!((e.state(), e.key()), (RETIRED, (1_300, seq)));
+
+            // A map-path remover may retire a PENDING entry; the adder's
+            // mark_live then fails.
+            let e = entry(seq);
+            assert!(e.try_retire(Path::Map));
+            assert!(!e.mark_live());
+            assert_eq!((e.state(), e.key()), (RETIRED, (1_300, seq)));
+        }
     }
 }

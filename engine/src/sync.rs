@@ -11,14 +11,14 @@
 #[cfg(not(sesscache_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{
-        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize,
     };
 }
 
 #[cfg(sesscache_loom)]
 mod imp {
     pub(crate) use loom::sync::atomic::{
-        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize,
+        AtomicBool, AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize,
     };
 }
 
