@@ -29,7 +29,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::builder::CacheBuilder;
-use crate::entry::{Entry, Path, LIVE};
+use crate::entry::{Entry, Path, LIVE, MAX_SEQ};
 use crate::graveyard::Graveyard;
 use crate::index::{ExpiryIndex, SkipIndex};
 use crate::map::SessionMap;
@@ -181,8 +181,9 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let guard = epoch::pin();
         let id = session.session_id();
         let hash = self.map.hash(id);
-        // Relaxed: only the uniqueness of the sequence number matters.
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        // Relaxed: only the uniqueness of the sequence number matters. An
+        // entry holds 62 bits of it (146 years at a billion adds a second).
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) & MAX_SEQ;
         let entry = Arc::new(Entry::new(session.clone(), (session.expiry(), seq)));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
@@ -570,6 +571,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             let more = candidates.len() == FLUSH_BATCH;
             hashes.clear();
             self.prefetch_paths(&candidates, &mut hashes, &guard);
+            debug_assert_eq!(hashes.len(), candidates.len(), "one hash per entry");
             for (e, &hash) in candidates.into_iter().zip(&hashes) {
                 if self.retire(e, hash, Path::Index, &guard) {
                     e.session.mark_not_resumable();

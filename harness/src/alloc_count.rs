@@ -40,10 +40,10 @@ fn count(delta: isize) {
 /// Width of a size class of the breakdown, in bytes (malloc's alignment).
 pub const CLASS_BYTES: usize = 16;
 /// Size classes tracked one by one; larger blocks share the last class.
-const CLASSES: usize = 4096 / CLASS_BYTES + 1;
+pub const CLASSES: usize = 4096 / CLASS_BYTES + 1;
 
 /// Live blocks per size class while counting; the last class holds every
-/// block larger than 4 KiB.
+/// block of 4 KiB or more.
 static CLASS_LIVE: [AtomicIsize; CLASSES] = [const { AtomicIsize::new(0) }; CLASSES];
 /// Bytes of the live blocks in the last class.
 static LARGE_BYTES: AtomicIsize = AtomicIsize::new(0);
@@ -81,20 +81,42 @@ fn classify(ptr: *mut u8, layout: Layout, sign: isize) {
     }
 }
 
-/// Live blocks by size, as counted so far: `(block bytes, blocks)` for each
-/// class up to 4 KiB (block bytes a multiple of [`CLASS_BYTES`]), and the
-/// bytes of the larger blocks. Differences of two snapshots taken under
-/// [`counting`] are what was allocated between them.
-pub fn by_size() -> (Vec<(usize, isize)>, isize) {
-    let classes = CLASS_LIVE[..CLASSES - 1]
-        .iter()
-        .enumerate()
-        // Relaxed: see `classify`.
-        .map(|(i, c)| (i * CLASS_BYTES, c.load(Ordering::Relaxed)))
-        .collect();
-    // Relaxed: see `classify`.
-    (classes, LARGE_BYTES.load(Ordering::Relaxed))
+/// A snapshot of the live blocks by size ([`by_size`]).
+#[derive(Clone, Debug)]
+pub struct BlockCounts {
+    /// Live blocks per class: class `i` holds blocks of `i * CLASS_BYTES`
+    /// bytes (rounded up to the class); the last holds every block of
+    /// 4 KiB or more.
+    pub classes: [isize; CLASSES],
+    /// Bytes of the blocks in the last class.
+    pub large_bytes: isize,
 }
+
+impl BlockCounts {
+    /// `(block bytes, blocks)` for each class under 4 KiB.
+    pub fn sized(&self) -> impl Iterator<Item = (usize, isize)> + '_ {
+        self.classes[..CLASSES - 1]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (i * CLASS_BYTES, n))
+    }
+}
+
+/// Live blocks by size, as counted so far. Differences of two snapshots
+/// taken under [`counting`] are what was allocated between them; taking
+/// one allocates nothing, so it does not count itself.
+pub fn by_size() -> BlockCounts {
+    BlockCounts {
+        // Relaxed: see `classify`.
+        classes: core::array::from_fn(|i| CLASS_LIVE[i].load(Ordering::Relaxed)),
+        // Relaxed: see `classify`.
+        large_bytes: LARGE_BYTES.load(Ordering::Relaxed),
+    }
+}
+
+/// Whether block sizes are malloc chunks (glibc) rather than the sizes
+/// asked for, rounded up to [`CLASS_BYTES`].
+pub const BLOCKS_ARE_CHUNKS: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
 
 /// The system allocator, counting live bytes.
 #[derive(Debug)]
@@ -118,19 +140,17 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Relaxed: see `alloc`.
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
         classify(ptr, layout, -1);
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if new.is_null() {
-            // The old block is still live.
+            // Failed: the old block is still live, nothing changed.
             classify(ptr, layout, 1);
-        } else if let Ok(grown) = Layout::from_size_align(new_size, layout.align()) {
-            classify(new, grown, 1);
+        } else {
+            count(new_size as isize - layout.size() as isize);
+            if let Ok(grown) = Layout::from_size_align(new_size, layout.align()) {
+                classify(new, grown, 1);
+            }
         }
         new
     }

@@ -282,41 +282,85 @@ fn default_threads(cpus: usize) -> Vec<usize> {
 /// The counting allocator as the binary installs it.
 #[cfg(test)]
 mod tests {
-    use sesscache_harness::alloc_count::{by_size, counting, live_bytes, CLASS_BYTES};
+    use sesscache_harness::alloc_count::{by_size, counting, live_bytes, BlockCounts, CLASS_BYTES};
+
+    /// `counting` switches one global flag: the tests take turns.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Blocks of class `size` in `after` minus `before`.
+    fn grew(before: &BlockCounts, after: &BlockCounts, size: usize) -> isize {
+        after.classes[size / CLASS_BYTES] - before.classes[size / CLASS_BYTES]
+    }
 
     #[test]
     fn blocks_are_counted_by_size_while_counting_and_only_then() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         const N: usize = 1_000;
-        let ((before, after, bytes), kept) = counting(|| {
+        let ((before, after, bytes, size), kept) = counting(|| {
             let before = by_size();
             let bytes = live_bytes();
-            let kept: Vec<Box<[u8; 100]>> = (0..N).map(|i| Box::new([i as u8; 100])).collect();
+            let mut kept: Vec<Box<[u8; 100]>> = Vec::with_capacity(N);
+            kept.extend((0..N).map(|i| Box::new([i as u8; 100])));
             let after = by_size();
-            ((before, after, live_bytes() - bytes), kept)
+            // Every box landed in one class of at least 100 bytes, whatever
+            // the allocator's rounding: one class grew by N (other threads
+            // of the test binary may allocate meanwhile, but not N blocks
+            // of that size).
+            let classes: Vec<usize> = after
+                .sized()
+                .map(|(size, _)| size)
+                .filter(|&size| grew(&before, &after, size) >= N as isize)
+                .collect();
+            assert_eq!(classes.len(), 1, "{classes:?}");
+            let size = classes[0];
+            // Half of them freed while counting: counted out.
+            kept.truncate(N / 2);
+            let half = by_size();
+            assert_eq!(grew(&after, &half, size), -((N / 2) as isize));
+            ((before, half, live_bytes() - bytes, size), kept)
         });
-        // 100 bytes asked for, N times (and the vector's own block).
-        assert!(bytes >= (N * 100) as isize, "{bytes}");
-        // Every box landed in one class of at least 100 bytes, whatever the
-        // allocator's rounding: one class grew by N (other threads of the
-        // test binary may allocate meanwhile, but not N blocks of that size).
-        let grew: Vec<(usize, isize)> = after
-            .0
-            .iter()
-            .zip(&before.0)
-            .map(|(&(size, a), &(_, b))| (size, a - b))
-            .filter(|&(_, d)| d >= N as isize)
-            .collect();
-        assert_eq!(grew.len(), 1, "{grew:?}");
-        let (size, _) = grew[0];
+        // 100 bytes asked for, N / 2 times still live (and the vector).
+        assert!(bytes >= (N / 2 * 100) as isize, "{bytes}");
         assert!(
             (100..100 + 4 * CLASS_BYTES).contains(&size),
             "a 100-byte box counted as {size}"
         );
+        assert_eq!(grew(&before, &after, size), (N / 2) as isize);
         // Freed outside `counting`: not counted out.
         drop(kept);
-        assert_eq!(
-            by_size().0[size / CLASS_BYTES].1,
-            after.0[size / CLASS_BYTES].1
+        assert_eq!(grew(&after, &by_size(), size), 0);
+    }
+
+    #[test]
+    fn a_grown_block_moves_to_its_new_class() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let (before, after, bytes, v) = counting(|| {
+            let before = by_size();
+            let bytes = live_bytes();
+            let mut v: Vec<u8> = Vec::with_capacity(200);
+            v.resize(200, 1);
+            v.reserve_exact(2_000);
+            (before, by_size(), live_bytes() - bytes, v)
+        });
+        // One block of ~2 200 bytes left, none of ~200.
+        let left: Vec<(usize, isize)> = after
+            .sized()
+            .zip(before.sized())
+            .map(|((size, a), (_, b))| (size, a - b))
+            .filter(|&(_, d)| d != 0)
+            .collect();
+        assert!(
+            left.iter()
+                .any(|&(size, d)| d == 1 && (2_200..2_300).contains(&size)),
+            "{left:?}"
         );
+        assert!(
+            !left
+                .iter()
+                .any(|&(size, d)| d > 0 && (200..300).contains(&size)),
+            "{left:?}"
+        );
+        assert!((2_200..2_300).contains(&(bytes as usize)), "{bytes}");
+        drop(v);
     }
 }

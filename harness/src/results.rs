@@ -220,7 +220,7 @@ pub struct Memory {
     #[serde(with = "nan_as_null")]
     pub overhead_bytes: f64,
     /// Where the bytes went, as far as Rust's allocator saw them: the block
-    /// sizes allocated about once per session or more (malloc chunks with
+    /// sizes allocated at least once per 20 sessions (malloc chunks with
     /// glibc, so they add up to what `mallinfo2` counts), largest share
     /// first. Allocations made by C code (OpenSSL's `malloc`) are not in
     /// it. Absent from older results files.
@@ -230,6 +230,10 @@ pub struct Memory {
     /// that (tables, directories, segments), Rust's allocator only.
     #[serde(default)]
     pub other_block_bytes: f64,
+    /// Whether block sizes are malloc chunks (glibc), which add up to the
+    /// overhead figure, rather than the sizes asked for, rounded up to 16.
+    #[serde(default)]
+    pub blocks_are_chunks: bool,
 }
 
 /// One block size of a [`Memory`] breakdown.

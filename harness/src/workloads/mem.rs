@@ -10,7 +10,7 @@
 //! global allocator the binary installs is used (Rust allocations only).
 
 use super::Suite;
-use crate::alloc_count::{by_size, counting};
+use crate::alloc_count::{by_size, counting, BlockCounts, BLOCKS_ARE_CHUNKS};
 use crate::cache::{Driver, Value};
 use crate::ids::fresh_id;
 use crate::results::{BlockClass, Memory};
@@ -62,6 +62,7 @@ pub fn memory(suite: &Suite, driver: &dyn Driver) -> Memory {
         overhead_bytes: per - (32 + len) as f64,
         blocks,
         other_block_bytes,
+        blocks_are_chunks: BLOCKS_ARE_CHUNKS,
     }
 }
 
@@ -72,14 +73,14 @@ const LISTED: f64 = 0.05;
 /// sizes allocated at least [`LISTED`] times per session (largest share of
 /// bytes first), and the bytes per session of all the others.
 pub(crate) fn breakdown(
-    before: &(Vec<(usize, isize)>, isize),
-    after: &(Vec<(usize, isize)>, isize),
+    before: &BlockCounts,
+    after: &BlockCounts,
     sessions: usize,
 ) -> (Vec<BlockClass>, f64) {
     let n = sessions.max(1) as f64;
     let mut listed = Vec::new();
-    let mut other = (after.1 - before.1) as f64;
-    for (&(bytes, a), &(_, b)) in after.0.iter().zip(&before.0) {
+    let mut other = (after.large_bytes - before.large_bytes) as f64;
+    for ((bytes, a), (_, b)) in after.sized().zip(before.sized()) {
         let per_session = (a - b) as f64 / n;
         if per_session >= LISTED {
             listed.push(BlockClass {
@@ -99,12 +100,25 @@ pub(crate) fn breakdown(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc_count::{CLASSES, CLASS_BYTES};
+
+    /// A snapshot with `blocks` live blocks of each given size.
+    fn counts(blocks: &[(usize, isize)], large_bytes: isize) -> BlockCounts {
+        let mut classes = [0; CLASSES];
+        for &(bytes, n) in blocks {
+            classes[bytes / CLASS_BYTES] = n;
+        }
+        BlockCounts {
+            classes,
+            large_bytes,
+        }
+    }
 
     #[test]
     fn the_breakdown_lists_per_session_blocks_and_sums_the_rest() {
-        let before = (vec![(0, 0), (16, 5), (32, 100), (48, 0), (96, 7)], 4096);
-        let after = (
-            vec![(0, 0), (16, 6), (32, 1_100), (48, 500), (96, 1_007)],
+        let before = counts(&[(16, 5), (32, 100), (96, 7)], 4096);
+        let after = counts(
+            &[(16, 6), (32, 1_100), (48, 500), (96, 1_007)],
             4096 + 80_000,
         );
         let (listed, other) = breakdown(&before, &after, 1_000);

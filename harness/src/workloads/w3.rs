@@ -30,11 +30,12 @@ pub(crate) fn sizes() -> (usize, usize) {
     (1_000_000, 100_000)
 }
 
-/// W3's timing loop: `threads` threads each time the operation `make_op`
+/// W3's timing loop: `threads` threads each run the operation `make_op`
 /// gives them, over and over, first for a warm-up that sets the interval at
 /// which operations would keep arriving, then while the calling thread runs
-/// `during`; returns the latencies of the operations timed during it,
-/// merged over the threads.
+/// `during`; returns the latencies of the operations run during it, merged
+/// over the threads. An operation times itself and returns its latency in
+/// nanoseconds, so that choosing its input stays out of the timing.
 ///
 /// Latencies are corrected for coordinated omission: an operation stalled
 /// for `ns` stands for every operation that would have arrived meanwhile
@@ -42,7 +43,7 @@ pub(crate) fn sizes() -> (usize, usize) {
 /// `record_correct` back-fills them at the warm-up's mean interval.
 fn latency_during<'a, M>(threads: usize, make_op: M, during: impl FnOnce()) -> Histogram<u64>
 where
-    M: Fn(usize) -> Box<dyn FnMut() -> bool + 'a> + Sync,
+    M: Fn(usize) -> Box<dyn FnMut() -> u64 + 'a> + Sync,
 {
     let phase = AtomicU8::new(WARMUP);
     let mut hist = new_histogram();
@@ -59,10 +60,7 @@ where
                         if p == DONE {
                             break;
                         }
-                        let t0 = Instant::now();
-                        let r = op();
-                        let ns = t0.elapsed().as_nanos() as u64;
-                        std::hint::black_box(r);
+                        let ns = op();
                         if p == WARMUP {
                             warm_ns += ns;
                             warm_n += 1;
@@ -121,16 +119,24 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
     }
     let mut flush_ms = 0.0;
     let mut flushed = 0;
+    // The flushing thread's handle, made before anything is timed.
+    let mut h = cache.handle();
     let hist = latency_during(
         lookup_threads,
         |t| {
             let mut h = cache.handle();
             let mut rng = rng_for(t, 0x33);
             let live = &live;
-            Box::new(move || h.lookup(&live[rng.random_range(0..live.len())], start))
+            Box::new(move || {
+                let id = &live[rng.random_range(0..live.len())];
+                let t0 = Instant::now();
+                let hit = h.lookup(id, start);
+                let ns = t0.elapsed().as_nanos() as u64;
+                std::hint::black_box(hit);
+                ns
+            })
         },
         || {
-            let mut h = cache.handle();
             let t0 = Instant::now();
             flushed = h.flush(t_expire + 1);
             flush_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -186,8 +192,11 @@ pub fn machine_floor(threads: usize, windows: usize, window: std::time::Duration
                 |t| {
                     let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t as u64;
                     Box::new(move || {
+                        let t0 = Instant::now();
                         x = spin(x, rounds);
-                        x & 1 == 0
+                        let ns = t0.elapsed().as_nanos() as u64;
+                        std::hint::black_box(x);
+                        ns
                     })
                 },
                 || {
@@ -203,7 +212,8 @@ pub fn machine_floor(threads: usize, windows: usize, window: std::time::Duration
         .collect();
     let windows_p999_ns: Vec<u64> = runs.iter().map(|h| h.value_at_quantile(0.999)).collect();
     runs.sort_by_key(|h| h.value_at_quantile(0.999));
-    let hist = &runs[runs.len() / 2];
+    // The median window (the lower middle one for an even count).
+    let hist = &runs[(runs.len() - 1) / 2];
     MachineFloor {
         threads,
         op_ns: FLOOR_OP_NS,
