@@ -54,7 +54,7 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
        fills its one collision list in O(n^2); --full: 100k)
   mem  bytes allocated per cached session beyond id + value
 
-The quick suite (the default) takes under 2 minutes on 2 cores; --full runs
+The quick suite (the default) takes under 3 minutes on 2 cores; --full runs
 longer cells, 5 repetitions of each (the median is reported, with min-max) and
 larger sizes. Every run stops by itself.";
 
