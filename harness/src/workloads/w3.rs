@@ -21,7 +21,9 @@ use crate::results::{FlushLatency, MachineFloor};
 use crate::runner::split;
 
 const WARMUP: u8 = 0;
-const FLUSHING: u8 = 1;
+/// `latency_during`'s phases: warm-up, then timing while `during` runs
+/// (the flush, or the floor's spinning thread), then done.
+const TIMING: u8 = 1;
 const DONE: u8 = 2;
 
 /// Sizes of W3: (expired, live), as the workload defines them in both
@@ -76,7 +78,7 @@ where
         // Let the threads get going (and measure their warm-up), then run
         // `during`.
         std::thread::sleep(std::time::Duration::from_millis(50));
-        phase.store(FLUSHING, Ordering::Release);
+        phase.store(TIMING, Ordering::Release);
         during();
         phase.store(DONE, Ordering::Release);
         for w in workers {
