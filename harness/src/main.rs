@@ -46,7 +46,8 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
        cache's figures
   w4   tickets: store, then take single-use tickets from several threads;
        double takes are counted (must be 0 where single use is promised)
-  w5   oversubscribed: w1 with 4x as many threads as cores
+  w5   oversubscribed: w1 with 4x as many threads as cores, measured
+       alternately with w1 at one thread per core, its reference
   w6   scale: store, lookup and flush of 1k expired sessions as the live
        count grows 10^3 .. 10^6 (10^7 with --full)
   w7   adversarial ids: w1 with ids sharing their first 4 bytes (all of

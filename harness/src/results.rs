@@ -91,7 +91,8 @@ pub struct Machine {
 /// One throughput cell: a workload, a cache, a thread count.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Throughput {
-    /// "W1", "W2", "W5", "W7-random", "W7-adversarial".
+    /// "W1", "W2", "W5", "W5-reference" (W1 at one thread per core,
+    /// measured alternately with W5), "W7-random", "W7-adversarial".
     pub workload: String,
     /// Cache name.
     pub cache: String,

@@ -451,6 +451,56 @@ fn the_memory_breakdown_adds_up_to_the_figure() {
 }
 
 #[test]
+fn w5_is_compared_with_its_reference_measured_alongside() {
+    let mut r = fixture();
+    // sesscache's W1 at 2 threads is 4.0 and its W5 3.8 (0.95×); the
+    // reference measured alongside reads 4.5, so the target reads 0.84×.
+    for (cache, mops) in [("sesscache", vec![4.4, 4.5, 4.6]), ("openssl", vec![1.0])] {
+        r.throughput.push(Throughput {
+            workload: "W5-reference".into(),
+            cache: cache.into(),
+            threads: 2,
+            runs_mops: mops,
+        });
+    }
+    let md = markdown(&r);
+    let w5 = "W5: sesscache oversubscribed";
+    assert_eq!(target_status(&md, w5), "not met");
+    let m = target_measured(&md, w5);
+    assert!(
+        m.starts_with("0.84× ") && m.contains("W1 at 2 threads alongside: 4.50 Mops/s"),
+        "{m}"
+    );
+    // The comparison table, within the W5 section, one row per cache with a
+    // reference; the reference has no section or plot of its own.
+    let cmp = "W5 / one per core";
+    assert!(md.find("## W5 throughput") < md.find(cmp));
+    let c = cells(row(&md, cmp, "sesscache"));
+    assert_eq!(c[1], "4.50 (4.40–4.60) at 2 threads", "{c:?}");
+    assert!(c[2].ends_with(" at 8 threads"), "{c:?}");
+    assert_eq!(c[3], "0.84×");
+    assert_eq!(cells(row(&md, cmp, "openssl"))[0], "openssl");
+    assert!(!md.contains("## W5-reference"), "{md}");
+    let dir = scratch_dir("w5-reference");
+    let written = plots::draw_all(&r, &dir).expect("plots draw");
+    assert!(
+        written.iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .contains("reference")),
+        "{written:?}"
+    );
+
+    // Without sesscache's reference, the target falls back to W1 at 2 threads.
+    r.throughput
+        .retain(|t| !(t.workload == "W5-reference" && t.cache == "sesscache"));
+    let md = markdown(&r);
+    assert_eq!(target_status(&md, w5), "met");
+    assert!(target_measured(&md, w5).contains("W1 at 2 threads: 4.00 Mops/s"));
+}
+
+#[test]
 fn missing_data_is_not_measured() {
     let mut r = fixture();
     r.throughput.retain(|t| t.cache != "sesscache");

@@ -7,7 +7,7 @@
 //! | W2 | handshake storm: capacity 20 480; 50% stores of new sessions, 50% lookups; eviction all the time |
 //! | W3 | flush under load: 1M sessions expiring at T plus 100k live; one thread flushes at T+1 while the others look up live ids; lookup latency during the flush; then the same timing loop with no cache (the machine floor) |
 //! | W4 | tickets: store, then take single-use tickets from several threads; count double takes |
-//! | W5 | oversubscribed: W1 with 4× as many threads as cores |
+//! | W5 | oversubscribed: W1 with 4× as many threads as cores, alternating with its reference (W1 at one thread per core) |
 //! | W6 | scale: store, lookup and flush of 1k expired as the live count grows |
 //! | W7 | adversarial ids: W1 with ids sharing their first 4 bytes, against random ids |
 //! | mem | bytes per cached session beyond id and value |
@@ -247,13 +247,16 @@ pub fn run(suite: &Suite, results: &mut Results) {
             Workload::W5 => {
                 let threads = 4 * cpus;
                 for driver in suite.drivers_in(w) {
-                    suite.step(format!("W5 {} ×{threads}", driver.name()));
+                    suite.step(format!("W5 {} ×{threads} and ×{cpus}", driver.name()));
                     let spec = ResumptionSpec::w1();
-                    results
-                        .throughput
-                        .push(repeat(suite, "W5", driver, threads, |r| {
-                            resumption(suite, driver, threads, &spec, r)
-                        }));
+                    let [reference, over] = alternate(
+                        suite.repeats,
+                        driver.name(),
+                        [("W5-reference", cpus), ("W5", threads)],
+                        |th, r| resumption(suite, driver, th, &spec, r),
+                    );
+                    results.throughput.push(reference);
+                    results.throughput.push(over);
                 }
             }
             Workload::W6 => {
@@ -375,6 +378,34 @@ fn repeat(
     }
 }
 
+/// Two cells of one cache measured alternately, repetition by repetition,
+/// in the order A B, B A, A B, … so that a drift of the machine's speed over
+/// the cells (other tenants, frequency) weighs on both alike: W5 compares a
+/// cache oversubscribed with the same cache at one thread per core, and a
+/// minute between the two would put the machine's drift into the ratio.
+/// `cells` are (workload, threads); `run(threads, repetition)` measures one.
+fn alternate(
+    repeats: usize,
+    cache: &str,
+    cells: [(&str, usize); 2],
+    mut run: impl FnMut(usize, u64) -> f64,
+) -> [Throughput; 2] {
+    let mut runs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..repeats as u64 {
+        let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            runs[i].push(run(cells[i].1, r));
+        }
+    }
+    let [a, b] = runs;
+    [(0, a), (1, b)].map(|(i, runs_mops)| Throughput {
+        workload: cells[i].0.into(),
+        cache: cache.into(),
+        threads: cells[i].1,
+        runs_mops,
+    })
+}
+
 /// Shared by the workloads: a thread's random source.
 pub(crate) fn rng_for(thread: usize, salt: u64) -> SmallRng {
     SmallRng::seed_from_u64(0x5e55_cac8e ^ (thread as u64) << 32 ^ salt)
@@ -387,4 +418,40 @@ pub(crate) const STOP_EVERY: u64 = 64;
 #[inline]
 pub(crate) fn should_stop(ops: u64, stop: &AtomicBool) -> bool {
     ops % STOP_EVERY == 0 && stop.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternate_measures_the_two_cells_in_a_b_b_a_order() {
+        let mut calls = Vec::new();
+        let [a, b] = alternate(5, "c", [("A", 2), ("B", 8)], |th, r| {
+            calls.push((th, r));
+            (th as u64 * 100 + r) as f64
+        });
+        assert_eq!(
+            calls,
+            [
+                (2, 0),
+                (8, 0),
+                (8, 1),
+                (2, 1),
+                (2, 2),
+                (8, 2),
+                (8, 3),
+                (2, 3),
+                (2, 4),
+                (8, 4)
+            ]
+        );
+        assert_eq!(
+            (a.workload.as_str(), a.cache.as_str(), a.threads),
+            ("A", "c", 2)
+        );
+        assert_eq!(a.runs_mops, [200.0, 201.0, 202.0, 203.0, 204.0]);
+        assert_eq!((b.workload.as_str(), b.threads), ("B", 8));
+        assert_eq!(b.runs_mops, [800.0, 801.0, 802.0, 803.0, 804.0]);
+    }
 }
