@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::results::{
-    FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, TierCell,
+    FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, TierCell, W5_REFERENCE,
 };
 
 /// The caches the report knows by name, in the order it shows them; any other
@@ -44,7 +44,7 @@ const THROUGHPUT_WORKLOADS: [(&str, &str); 5] = [
     (
         "W5",
         "oversubscribed: W1 with 4× as many threads as cores (a preempted lock holder \
-         stalls everyone), measured alternately with W1 at one thread per core",
+         stalls everyone)",
     ),
     (
         "W7-random",
@@ -58,10 +58,6 @@ const THROUGHPUT_WORKLOADS: [(&str, &str); 5] = [
          O(n²))",
     ),
 ];
-
-/// W5's reference: the same cache at one thread per core, measured
-/// alternately with W5 (shown within the W5 section, not as its own).
-const W5_REFERENCE: &str = "W5-reference";
 
 /// Shown for a missing or unusable figure.
 const DASH: &str = "—";
@@ -630,39 +626,58 @@ fn throughput_section(out: &mut String, r: &Results, workload: &str) {
 }
 
 /// For each cache with a W5 reference: W5 against the same cache at one
-/// thread per core, measured alternately with it.
+/// thread per core, measured alternately with it. Results without any
+/// reference (older files) say so.
 fn w5_comparison(out: &mut String, r: &Results) {
-    let caches = order_caches(
-        r.throughput
-            .iter()
-            .filter(|t| t.workload == W5_REFERENCE)
-            .map(|t| t.cache.as_str()),
-    );
+    let refs: Vec<&Throughput> = r
+        .throughput
+        .iter()
+        .filter(|t| t.workload == W5_REFERENCE)
+        .collect();
+    if refs.is_empty() {
+        out.push_str(
+            "No reference was measured alongside W5 (older results): the W5 target compares \
+             it with the W1 cell at 2 threads, measured earlier in the suite.\n\n",
+        );
+        return;
+    }
+    let caches = order_caches(refs.iter().map(|t| t.cache.as_str()));
+    let mut runs = BTreeSet::new();
     let rows: Vec<Vec<String>> = caches
         .iter()
-        .filter_map(|c| {
-            let (rt, rs) = oversubscription_pair(r, c)?;
-            let (wt, ws) = r
+        .map(|c| {
+            let reference = w5_reference(r, c);
+            let over = r
                 .throughput
                 .iter()
                 .filter(|t| t.workload == "W5" && t.cache == *c)
                 .filter_map(|t| stats(t).map(|s| (t.threads, s)))
-                .max_by_key(|(th, _)| *th)?;
-            Some(vec![
-                cell(c),
-                format!("{} at {}", fmt_stats(Some(rs)), threads_label(rt)),
-                format!("{} at {}", fmt_stats(Some(ws)), threads_label(wt)),
-                fmt_opt_ratio(ratio(ws.median, rs.median)),
-            ])
+                .max_by_key(|(th, _)| *th);
+            let show = |x: Option<(usize, Stats)>| match x {
+                Some((th, s)) => format!("{} at {}", fmt_stats(Some(s)), threads_label(th)),
+                None => DASH.into(),
+            };
+            if let Some((_, s)) = reference {
+                runs.insert(s.n);
+            }
+            let ratio = match (reference, over) {
+                (Some((_, a)), Some((_, b))) => fmt_opt_ratio(ratio(b.median, a.median)),
+                _ => DASH.into(),
+            };
+            vec![cell(c), show(reference), show(over), ratio]
         })
         .collect();
-    if rows.is_empty() {
-        return;
-    }
-    out.push_str(
-        "Oversubscribed against the same cache at one thread per core, the two measured \
-         alternately (A B, B A, …) so that the machine's drift weighs on both \
-         (W5 / one per core, 1.00× = nothing lost):\n\n",
+    let order = if runs.iter().all(|&n| n == 1) {
+        "one run of each, the reference first".to_string()
+    } else {
+        "alternating run by run (A B, B A, …) so that a drift of the machine's speed \
+         weighs on both"
+            .to_string()
+    };
+    let _ = write!(
+        out,
+        "Oversubscribed against the same cache at one thread per core, measured together \
+         ({order}; W5 / one per core, 1.00× = nothing lost):\n\n"
     );
     let header = [
         "cache",
@@ -674,8 +689,8 @@ fn w5_comparison(out: &mut String, r: &Results) {
     table(out, &header, &rows);
 }
 
-/// A cache's W5 reference cell: (threads, stats).
-fn oversubscription_pair(r: &Results, cache: &str) -> Option<(usize, Stats)> {
+/// A cache's W5 reference cell, `(threads, stats)`, if it has a usable run.
+fn w5_reference(r: &Results, cache: &str) -> Option<(usize, Stats)> {
     r.throughput
         .iter()
         .filter(|t| t.workload == W5_REFERENCE && t.cache == cache)
@@ -1380,29 +1395,56 @@ fn targets(r: &Results) -> Vec<Target> {
         .filter(|c| c.workload == "W5" && c.cache == SESSCACHE)
         .filter_map(|c| stats(c).map(|s| (c.threads, s)))
         .max_by_key(|(th, _)| *th);
-    // The reference measured alongside W5 if there is one (one thread per
-    // core: 2 threads on the 2-core machine the issue names), else W1's cell
-    // at 2 threads (older results files).
-    let reference = match oversubscription_pair(r, SESSCACHE) {
-        Some((th, s)) => Some((format!("W1 at {} alongside", threads_label(th)), s)),
-        None => s2.map(|s| ("W1 at 2 threads".to_string(), s)),
+    // The reference measured alternately with W5 if there is one (W1 at one
+    // thread per core: 2 threads on the 2-core machine the issue assumes),
+    // else W1's cell at 2 threads (older results files).
+    let has_reference = r
+        .throughput
+        .iter()
+        .any(|c| c.workload == W5_REFERENCE && c.cache == SESSCACHE);
+    let reference = if has_reference {
+        w5_reference(r, SESSCACHE).map(|(th, s)| {
+            let mut label = format!("W1 at {} measured alternately with it", threads_label(th));
+            if th != 2 {
+                label.push_str(", one thread per core (the issue's 2 threads assume 2 cores)");
+            }
+            (label, s)
+        })
+    } else {
+        s2.map(|s| ("W1 at 2 threads".to_string(), s))
     };
     t.push(match (w5, reference) {
         (Some((th, w)), Some((label, b))) => match ratio(w.median, b.median) {
-            Some(x) => Target {
-                what: what.into(),
-                measured: format!(
-                    "{} (W5 at {}: {} Mops/s; {label}: {} Mops/s)",
+            Some(x) => {
+                let mut measured = format!(
+                    "{} (W5 at {}: {} Mops/s; {label}: {} Mops/s",
                     fmt_ratio(x),
                     threads_label(th),
                     fmt_num(w.median),
                     fmt_num(b.median)
-                ),
-                status: Status::of(x >= 0.9),
-            },
+                );
+                if has_reference {
+                    if let Some(s) = s2 {
+                        let _ = write!(
+                            measured,
+                            "; the W1 section's 2-thread cell, measured earlier: {} Mops/s",
+                            fmt_num(s.median)
+                        );
+                    }
+                }
+                measured.push(')');
+                Target {
+                    what: what.into(),
+                    measured,
+                    status: Status::of(x >= 0.9),
+                }
+            }
             None => Target::missing(what, "sesscache's reference figure is 0"),
         },
         (None, _) => Target::missing(what, "no sesscache W5 cell"),
+        (_, None) if has_reference => {
+            Target::missing(what, "sesscache's W5 reference has no usable run")
+        }
         (_, None) => Target::missing(what, "no sesscache W5 reference, nor W1 cell at 2 threads"),
     });
 

@@ -36,7 +36,8 @@ pub struct Results {
     pub versions: BTreeMap<String, String>,
     /// For each cache, what the harness operations map to.
     pub mappings: BTreeMap<String, String>,
-    /// W1, W2, W5 and W7: throughput per (workload, cache, threads).
+    /// W1, W2, W5 (with its reference) and W7: throughput per (workload,
+    /// cache, threads).
     pub throughput: Vec<Throughput>,
     /// W3: lookup latency during a large flush.
     pub flush_latency: Vec<FlushLatency>,
@@ -87,6 +88,10 @@ pub struct Machine {
     /// Operating system and architecture.
     pub os: String,
 }
+
+/// The workload name of W5's reference cells: W1 at one thread per core,
+/// measured alternately with W5.
+pub const W5_REFERENCE: &str = "W5-reference";
 
 /// One throughput cell: a workload, a cache, a thread count.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

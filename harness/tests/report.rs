@@ -6,7 +6,7 @@ use sesscache_harness::plots;
 use sesscache_harness::report::markdown;
 use sesscache_harness::results::{
     BlockClass, FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, Tickets,
-    TierCell, TierCounts,
+    TierCell, TierCounts, W5_REFERENCE,
 };
 
 fn fixture() -> Results {
@@ -450,14 +450,25 @@ fn the_memory_breakdown_adds_up_to_the_figure() {
     assert_eq!(cells(line)[3], "-1.5", "{line}");
 }
 
+/// The text of the section starting at the heading `section`, up to the
+/// next heading.
+fn section<'a>(md: &'a str, heading: &str) -> &'a str {
+    let start = md
+        .find(heading)
+        .unwrap_or_else(|| panic!("no section {heading:?} in:\n{md}"));
+    let rest = &md[start + heading.len()..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
 #[test]
 fn w5_is_compared_with_its_reference_measured_alongside() {
     let mut r = fixture();
     // sesscache's W1 at 2 threads is 4.0 and its W5 3.8 (0.95×); the
     // reference measured alongside reads 4.5, so the target reads 0.84×.
+    // openssl's W5 is 0.2 against a reference of 1.0.
     for (cache, mops) in [("sesscache", vec![4.4, 4.5, 4.6]), ("openssl", vec![1.0])] {
         r.throughput.push(Throughput {
-            workload: "W5-reference".into(),
+            workload: W5_REFERENCE.into(),
             cache: cache.into(),
             threads: 2,
             runs_mops: mops,
@@ -468,36 +479,86 @@ fn w5_is_compared_with_its_reference_measured_alongside() {
     assert_eq!(target_status(&md, w5), "not met");
     let m = target_measured(&md, w5);
     assert!(
-        m.starts_with("0.84× ") && m.contains("W1 at 2 threads alongside: 4.50 Mops/s"),
+        m.starts_with("0.84× (W5 at 8 threads: 3.80 Mops/s; W1 at 2 threads measured alternately with it: 4.50 Mops/s; the W1 section's 2-thread cell, measured earlier: 4.00 Mops/s)"),
         "{m}"
     );
-    // The comparison table, within the W5 section, one row per cache with a
-    // reference; the reference has no section or plot of its own.
+    // The comparison table is in the W5 section, one row per cache with a
+    // reference, each divided by its own reference.
+    let w5_section = section(&md, "## W5 throughput");
+    assert!(w5_section.contains("W5 / one per core"), "{w5_section}");
+    assert!(
+        w5_section.contains("alternating run by run"),
+        "{w5_section}"
+    );
     let cmp = "W5 / one per core";
-    assert!(md.find("## W5 throughput") < md.find(cmp));
-    let c = cells(row(&md, cmp, "sesscache"));
-    assert_eq!(c[1], "4.50 (4.40–4.60) at 2 threads", "{c:?}");
-    assert!(c[2].ends_with(" at 8 threads"), "{c:?}");
-    assert_eq!(c[3], "0.84×");
-    assert_eq!(cells(row(&md, cmp, "openssl"))[0], "openssl");
+    assert_eq!(
+        cells(row(&md, cmp, "sesscache")),
+        [
+            "sesscache",
+            "4.50 (4.40–4.60) at 2 threads",
+            "3.80 (3.70–3.90) at 8 threads",
+            "0.84×"
+        ]
+    );
+    let o = cells(row(&md, cmp, "openssl"));
+    assert_eq!((o[1], o[3]), ("1.00 at 2 threads", "0.20×"), "{o:?}");
+    // The reference has no section or plot of its own.
     assert!(!md.contains("## W5-reference"), "{md}");
     let dir = scratch_dir("w5-reference");
     let written = plots::draw_all(&r, &dir).expect("plots draw");
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("reference")), "{names:?}");
+
+    // A run without W1 at 2 threads (`--threads 1,4`) still has its target.
+    let mut no_w1 = r.clone();
+    no_w1
+        .throughput
+        .retain(|t| !(t.workload == "W1" && t.threads == 2));
+    let m = target_measured(&markdown(&no_w1), w5);
     assert!(
-        written.iter().all(|p| !p
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .contains("reference")),
-        "{written:?}"
+        m.starts_with("0.84× ") && !m.contains("measured earlier"),
+        "{m}"
     );
 
-    // Without sesscache's reference, the target falls back to W1 at 2 threads.
-    r.throughput
-        .retain(|t| !(t.workload == "W5-reference" && t.cache == "sesscache"));
+    // A reference with no usable run is not replaced by the older W1 cell.
+    let mut unusable = r.clone();
+    for t in &mut unusable.throughput {
+        if t.workload == W5_REFERENCE && t.cache == "sesscache" {
+            t.runs_mops = vec![f64::NAN];
+        }
+    }
+    let md = markdown(&unusable);
+    assert_eq!(target_status(&md, w5), "not measured");
+    assert!(target_measured(&md, w5).contains("W5 reference has no usable run"));
+
+    // Without any reference (an older results file) the target falls back to
+    // W1 at 2 threads, and the W5 section says so.
+    r.throughput.retain(|t| t.workload != W5_REFERENCE);
     let md = markdown(&r);
     assert_eq!(target_status(&md, w5), "met");
-    assert!(target_measured(&md, w5).contains("W1 at 2 threads: 4.00 Mops/s"));
+    assert!(target_measured(&md, w5).contains("; W1 at 2 threads: 4.00 Mops/s)"));
+    assert!(section(&md, "## W5 throughput").contains("No reference was measured alongside W5"));
+}
+
+#[test]
+fn a_single_run_of_each_is_said_to_be_one_pair() {
+    let mut r = fixture();
+    r.throughput.push(Throughput {
+        workload: W5_REFERENCE.into(),
+        cache: "sesscache".into(),
+        threads: 2,
+        runs_mops: vec![4.0],
+    });
+    let md = markdown(&r);
+    let w5_section = section(&md, "## W5 throughput");
+    assert!(
+        w5_section.contains("one run of each, the reference first"),
+        "{w5_section}"
+    );
+    assert!(!w5_section.contains("alternating"), "{w5_section}");
 }
 
 #[test]

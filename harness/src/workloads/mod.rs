@@ -20,7 +20,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::cache::{Config, Driver, Value};
-use crate::results::{Results, Throughput, TierCell, TierCounts};
+use crate::results::{Results, Throughput, TierCell, TierCounts, W5_REFERENCE};
 
 mod mem;
 mod w1;
@@ -252,7 +252,7 @@ pub fn run(suite: &Suite, results: &mut Results) {
                     let [reference, over] = alternate(
                         suite.repeats,
                         driver.name(),
-                        [("W5-reference", cpus), ("W5", threads)],
+                        [(W5_REFERENCE, cpus), ("W5", threads)],
                         |th, r| resumption(suite, driver, th, &spec, r),
                     );
                     results.throughput.push(reference);
