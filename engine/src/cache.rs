@@ -28,6 +28,8 @@ use core::ops::Bound;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
+
 use crate::builder::CacheBuilder;
 use crate::entry::{Entry, Path, LIVE, MAX_SEQ};
 use crate::graveyard::Graveyard;
@@ -97,9 +99,8 @@ const PREFETCH_DEPTH: usize = 3;
 pub struct SessionCache<V> {
     map: SessionMap<Entry<V>>,
     index: SkipIndex<Entry<V>>,
-    /// Entries cached. Signed: a remover may decrement before the adder of
-    /// the same entry increments.
-    len: AtomicIsize,
+    /// What every add writes, on a cache line of its own.
+    counters: CachePadded<Counters>,
     capacity: AtomicUsize,
     timeout: u64,
     mode: CacheMode,
@@ -108,7 +109,19 @@ pub struct SessionCache<V> {
     on_remove: Option<RemoveHook<V>>,
     on_get: Option<GetHook<V>>,
     stats: StripedStats,
+}
+
+/// The counters an add writes (and a remove, `len`), kept together on one
+/// cache line away from the fields that every lookup reads (the clock, the
+/// mode, the hooks, the statistics' stripes), so that a write on one
+/// processor does not take those from the others.
+struct Counters {
+    /// Entries cached. Signed: a remover may decrement before the adder of
+    /// the same entry increments.
+    len: AtomicIsize,
+    /// The next insertion sequence number (the index key's tie-break).
     next_seq: AtomicU64,
+    /// Stores so far, for the automatic flush (every `AUTO_FLUSH_MASK + 1`).
     stores: AtomicU64,
 }
 
@@ -129,7 +142,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         SessionCache {
             map: SessionMap::new(b.buckets),
             index: SkipIndex::new(),
-            len: AtomicIsize::new(0),
+            counters: CachePadded::new(Counters {
+                len: AtomicIsize::new(0),
+                next_seq: AtomicU64::new(0),
+                stores: AtomicU64::new(0),
+            }),
             capacity: AtomicUsize::new(b.capacity),
             timeout: b.timeout,
             mode: b.mode,
@@ -138,8 +155,6 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             on_remove: b.on_remove,
             on_get: b.on_get,
             stats: StripedStats::new(),
-            next_seq: AtomicU64::new(0),
-            stores: AtomicU64::new(0),
         }
     }
 
@@ -183,7 +198,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let hash = self.map.hash(id);
         // Relaxed: only the uniqueness of the sequence number matters. An
         // entry holds 62 bits of it (146 years at a billion adds a second).
-        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) & MAX_SEQ;
+        let seq = self.counters.next_seq.fetch_add(1, Ordering::Relaxed) & MAX_SEQ;
         let entry = Arc::new(Entry::new(session.clone(), (session.expiry(), seq)));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
@@ -212,7 +227,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             // `mark_live` and can evict its entry. With Relaxed both could
             // see the other's entry still PENDING, evict nothing, and leave
             // the cache over its bound (a store-buffer race loom found).
-            self.len.fetch_add(1, LEN_RMW);
+            self.counters.len.fetch_add(1, LEN_RMW);
         }
         // Even a replacement checks the bound: a concurrent adder that found
         // this thread's entry still PENDING relied on it to.
@@ -246,7 +261,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             let cap = self.capacity_bound();
             // Acquire (LEN_LOAD): see `insert`; an adder that reads another's
             // increment also sees that adder's entry LIVE.
-            if cap == 0 || self.len.load(LEN_LOAD) <= cap {
+            if cap == 0 || self.counters.len.load(LEN_LOAD) <= cap {
                 return;
             }
             let Some(victim) = self.soonest_live(spare, guard) else {
@@ -257,6 +272,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             };
             // AcqRel: see `insert`; Acquire on failure for the same reason.
             let reserved = self
+                .counters
                 .len
                 .fetch_update(LEN_RMW, LEN_LOAD, |len| (len > cap).then_some(len - 1));
             if reserved.is_err() {
@@ -272,7 +288,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 // Another thread retired it first: give the unit back and
                 // look again.
                 // AcqRel: see `insert`.
-                self.len.fetch_add(1, LEN_RMW);
+                self.counters.len.fetch_add(1, LEN_RMW);
             }
         }
     }
@@ -311,14 +327,14 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         }
         // Seeded bug: the length drops even when another thread won.
         #[cfg(sesscache_mutant = "decrement_on_lost_race")]
-        self.len.fetch_sub(1, LEN_RMW);
+        self.counters.len.fetch_sub(1, LEN_RMW);
         if !e.try_retire(path) {
             return false;
         }
         // AcqRel: see `insert`; the retirer's claim is ordered before the
         // eviction decisions of adders that read the new length.
         #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
-        self.len.fetch_sub(1, LEN_RMW);
+        self.counters.len.fetch_sub(1, LEN_RMW);
         self.unlink(e, hash, guard);
         true
     }
@@ -528,7 +544,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             self.add(session);
         }
         // Relaxed: a counter; only its atomicity matters.
-        let n = self.stores.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = self.counters.stores.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(hook) = &self.on_new {
             hook(session);
         }
@@ -643,7 +659,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// How many sessions are cached.
     pub fn len(&self) -> usize {
         // Relaxed: see `insert`. A transiently negative count reads as 0.
-        self.len.load(Ordering::Relaxed).max(0) as usize
+        self.counters.len.load(Ordering::Relaxed).max(0) as usize
     }
 
     /// Whether no session is cached.
@@ -713,7 +729,7 @@ impl<V> fmt::Debug for SessionCache<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionCache")
             // Relaxed: a snapshot for display.
-            .field("len", &self.len.load(Ordering::Relaxed))
+            .field("len", &self.counters.len.load(Ordering::Relaxed))
             .field("capacity", &self.capacity.load(Ordering::Relaxed))
             .field("timeout", &self.timeout)
             .field("mode", &self.mode)

@@ -8,6 +8,8 @@ use core::cmp::Ordering as KeyOrdering;
 use core::hash::BuildHasher;
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
+
 use super::Keyed;
 use crate::session::SessionId;
 use crate::sync::epoch::{self, Atomic, Guard, Owned, Shared};
@@ -196,8 +198,11 @@ pub(crate) struct RawMap<T, S> {
     /// The bucket count in use (a power of two). Only grows.
     size: AtomicUsize,
     /// Regular nodes whose slot holds a value. Signed: the remover of a value
-    /// may decrement before its inserter increments.
-    count: AtomicIsize,
+    /// may decrement before its inserter increments. On a cache line of its
+    /// own: every insert and remove writes it, while every lookup reads the
+    /// fields around it (the hasher's keys, `size`, `segments`), which would
+    /// otherwise move between processors with each write.
+    count: CachePadded<AtomicIsize>,
     segments: Box<[AtomicPtr<Segment<T>>]>,
 }
 
@@ -220,7 +225,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             hasher,
             base,
             size: AtomicUsize::new(base),
-            count: AtomicIsize::new(0),
+            count: CachePadded::new(AtomicIsize::new(0)),
             segments,
         };
         // Bucket 0's dummy is the head of the whole list: linked from the
