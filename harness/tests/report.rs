@@ -632,6 +632,7 @@ fn nan_zero_and_odd_values_do_not_panic() {
             store_ns: f64::NAN,
             lookup_ns: -1.0,
             flush_1k_us: 0.0,
+            flushes_us: vec![f64::INFINITY],
         }],
         memory: vec![Memory {
             cache: "sesscache".into(),
