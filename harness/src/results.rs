@@ -203,7 +203,9 @@ pub struct ScalePoint {
     pub cache: String,
     /// Sessions cached.
     pub live: usize,
-    /// Nanoseconds per store of a new session.
+    /// Nanoseconds per store of a new session: the last of the live
+    /// sessions (10 000, or half of them if fewer), timed as the prefill
+    /// ends.
     #[serde(with = "nan_as_null")]
     pub store_ns: f64,
     /// Nanoseconds per lookup of a live session.
@@ -214,8 +216,10 @@ pub struct ScalePoint {
     #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
     /// Every flush measured, in microseconds, each after 33 000 lookups:
-    /// three to seven (see the W6 workload); empty for a cache without
-    /// expiry, and in older results files (which took the median of three).
+    /// three to seven, one per round, the rounds alternating over the live
+    /// counts (see the W6 workload); empty for a cache without expiry, and
+    /// in older results files (which measured each live count on its own,
+    /// with three flushes).
     #[serde(default)]
     pub flushes_us: Vec<f64>,
 }

@@ -37,7 +37,7 @@ pub use w1::{resumption, ResumptionSpec};
 pub use w2::storm;
 pub use w3::{flush_under_load, machine_floor};
 pub use w4::tickets_run;
-pub use w6::{live_counts, scale_point};
+pub use w6::{live_counts, scale_points};
 
 /// The workloads, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -261,10 +261,8 @@ pub fn run(suite: &Suite, results: &mut Results) {
             }
             Workload::W6 => {
                 for driver in suite.drivers_in(w) {
-                    for live in live_counts(suite.full) {
-                        suite.step(format!("W6 {} {live}", driver.name()));
-                        results.scale.push(scale_point(suite, driver, live));
-                    }
+                    let lives = live_counts(suite.full);
+                    results.scale.extend(scale_points(suite, driver, &lives));
                 }
             }
             Workload::W7 => {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::{rng_for, Suite};
-use crate::cache::Driver;
-use crate::ids::{fresh_id, random_ids};
+use crate::cache::{CacheHandle, Driver, Id, SharedCache};
+use crate::ids::random_ids;
 use crate::results::{median, ScalePoint};
 
 /// Live counts measured.
@@ -20,79 +20,135 @@ pub fn live_counts(full: bool) -> Vec<usize> {
 }
 
 const EXPIRED: usize = 1_000;
-const STORES: u64 = 10_000;
-/// Flushes measured per point, each after its own 1 000 expired stores and
-/// lookups; the median is reported, so a flush or two that a stall of the
+/// Stores timed per point: the last of its live sessions, at most half.
+const STORES: usize = 10_000;
+/// Rounds per cache: each round stores 1 000 expiring sessions in every
+/// point's cache, runs its lookups and times its flush; a point's flush
+/// figure is the median of its rounds, so a flush or two that a stall of the
 /// machine hit (a flush of 1k takes well under a millisecond, a stall of a
-/// shared machine several) do not decide the point. At least
-/// `MIN_FLUSH_ROUNDS`; more, up to `MAX_FLUSH_ROUNDS`, while the point's
-/// rounds have taken less than `ROUNDS_BUDGET`: OpenSSL walks its whole
-/// session list to insert a session that expires before the others, so its
-/// rounds among 10⁶ sessions take seconds each (its 1 000 stores, not its
-/// flush), and seven of them would double the quick suite.
+/// shared machine several) do not decide it. At least `MIN_FLUSH_ROUNDS`;
+/// more, up to `MAX_FLUSH_ROUNDS`, while the rounds have taken less than
+/// `ROUNDS_BUDGET`: OpenSSL walks its whole session list to insert a
+/// session that expires before the others, so its rounds among 10⁶
+/// sessions take seconds each (its 1 000 stores, not its flush), and seven
+/// of them would double the quick suite.
 const MIN_FLUSH_ROUNDS: usize = 3;
 const MAX_FLUSH_ROUNDS: usize = 7;
 const ROUNDS_BUDGET: Duration = Duration::from_secs(2);
-
-/// Whether a point that has run `done` rounds in `spent` runs another.
-fn another_round(done: usize, spent: Duration) -> bool {
-    done < MIN_FLUSH_ROUNDS || (done < MAX_FLUSH_ROUNDS && spent < ROUNDS_BUDGET)
-}
-
 /// Lookups per round (timed): they also push the expired sessions, stored
 /// just before, out of the processor's caches, as time would in a server.
 const LOOKUPS_PER_ROUND: usize = 33_000;
 
-/// One point of W6 for one cache (single-threaded).
-pub fn scale_point(suite: &Suite, driver: &dyn Driver, live: usize) -> ScalePoint {
-    let cache = driver.build(&suite.config(0));
-    let start = suite.start;
-    let mut h = cache.handle();
-    let live_ids = random_ids(live, 61 + live as u64);
-    for id in &live_ids {
-        h.store(id, &suite.value, start, 7200);
+/// Whether a cache that has run `done` rounds in `spent` runs another.
+fn another_round(done: usize, spent: Duration) -> bool {
+    done < MIN_FLUSH_ROUNDS || (done < MAX_FLUSH_ROUNDS && spent < ROUNDS_BUDGET)
+}
+
+/// The order in which round `round` visits `n` points: forwards, then
+/// backwards, and so on (A B C, C B A, A B C, …), so that a drift of the
+/// machine's speed over the rounds weighs on every point alike. The ratio
+/// of the largest point to the smallest is a target, and this machine's
+/// speed moves by a third over seconds: measured one after the other, the
+/// points took turns being lucky.
+fn round_order(round: usize, n: usize) -> Vec<usize> {
+    if round % 2 == 0 {
+        (0..n).collect()
+    } else {
+        (0..n).rev().collect()
     }
+}
+
+/// One W6 point under measurement: its cache's handle (which, for a cache
+/// with a private copy per thread, holds the sessions) and what its rounds
+/// measured.
+struct Point<'a> {
+    live: usize,
+    live_ids: Vec<Id>,
+    handle: Box<dyn CacheHandle + 'a>,
+    store_ns: f64,
+    lookup_time: Duration,
+    flushes: Vec<f64>,
+}
+
+/// W6 for one cache (single-threaded): one cache per live count (each at
+/// least 1), all built first, then measured in alternating rounds (see
+/// [`round_order`]); one progress step per point built.
+pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<ScalePoint> {
+    assert!(lives.iter().all(|&l| l > 0), "W6 live counts are positive: {lives:?}");
+    let start = suite.start;
+    let caches: Vec<Box<dyn SharedCache>> = lives
+        .iter()
+        .map(|_| driver.build(&suite.config(0)))
+        .collect();
+    let mut points: Vec<Point<'_>> = caches
+        .iter()
+        .zip(lives)
+        .map(|(cache, &live)| {
+            suite.step(format!("W6 {} {live}", driver.name()));
+            let live_ids = random_ids(live, 61 + live as u64);
+            // The last `stores` of the live sessions are stored timed, right
+            // after the others, while this cache is the newest thing in the
+            // process (timed after the rounds, a small point's stores would
+            // allocate among the larger points' memory).
+            let stores = (live / 2).clamp(1, STORES);
+            let mut handle = cache.handle();
+            for id in &live_ids[..live - stores] {
+                handle.store(id, &suite.value, start, 7200);
+            }
+            let t0 = Instant::now();
+            for id in &live_ids[live - stores..] {
+                handle.store(id, &suite.value, start, 7200);
+            }
+            let store_ns = t0.elapsed().as_nanos() as f64 / stores as f64;
+            Point {
+                live,
+                live_ids,
+                handle,
+                store_ns,
+                lookup_time: Duration::ZERO,
+                flushes: Vec::with_capacity(MAX_FLUSH_ROUNDS),
+            }
+        })
+        .collect();
     let mut rng = rng_for(0, 63);
-    let mut lookup_time = Duration::ZERO;
-    let mut flushes = Vec::with_capacity(MAX_FLUSH_ROUNDS);
     let rounds_start = Instant::now();
     let mut round = 0;
     while another_round(round, rounds_start.elapsed()) {
-        for id in random_ids(EXPIRED, 62 + 1000 * round as u64) {
-            h.store(&id, &suite.value, start, 1);
-        }
-        let t0 = Instant::now();
-        for _ in 0..LOOKUPS_PER_ROUND {
-            std::hint::black_box(h.lookup(&live_ids[rng.random_range(0..live)], start));
-        }
-        lookup_time += t0.elapsed();
-        if driver.traits().expiry {
+        for i in round_order(round, points.len()) {
+            let p = &mut points[i];
+            let h = &mut p.handle;
+            for id in random_ids(EXPIRED, 62 + 1000 * round as u64) {
+                h.store(&id, &suite.value, start, 1);
+            }
             let t0 = Instant::now();
-            let n = h.flush(start + 2);
-            std::hint::black_box(n);
-            flushes.push(t0.elapsed().as_secs_f64() * 1e6);
+            for _ in 0..LOOKUPS_PER_ROUND {
+                let id = &p.live_ids[rng.random_range(0..p.live)];
+                std::hint::black_box(h.lookup(id, start));
+            }
+            p.lookup_time += t0.elapsed();
+            if driver.traits().expiry {
+                let t0 = Instant::now();
+                std::hint::black_box(h.flush(start + 2));
+                p.flushes.push(t0.elapsed().as_secs_f64() * 1e6);
+            }
         }
         round += 1;
     }
-    let lookup_ns = lookup_time.as_nanos() as f64 / (round * LOOKUPS_PER_ROUND) as f64;
-    let flush_1k_us = if flushes.is_empty() {
-        f64::NAN
-    } else {
-        median(&flushes)
-    };
-    let t0 = Instant::now();
-    for i in 0..STORES {
-        h.store(&fresh_id(0, i, 64), &suite.value, start, 7200);
-    }
-    let store_ns = t0.elapsed().as_nanos() as f64 / STORES as f64;
-    ScalePoint {
-        cache: driver.name().into(),
-        live,
-        store_ns,
-        lookup_ns,
-        flush_1k_us,
-        flushes_us: flushes,
-    }
+    points
+        .into_iter()
+        .map(|p| ScalePoint {
+            cache: driver.name().into(),
+            live: p.live,
+            store_ns: p.store_ns,
+            lookup_ns: p.lookup_time.as_nanos() as f64 / (round * LOOKUPS_PER_ROUND) as f64,
+            flush_1k_us: if p.flushes.is_empty() {
+                f64::NAN
+            } else {
+                median(&p.flushes)
+            },
+            flushes_us: p.flushes,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -100,7 +156,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_point_runs_three_to_seven_rounds_within_its_budget() {
+    fn a_cache_runs_three_to_seven_rounds_within_its_budget() {
         let quick = Duration::from_millis(10);
         let slow = ROUNDS_BUDGET + Duration::from_millis(1);
         assert!(
@@ -110,5 +166,13 @@ mod tests {
         assert!(!another_round(3, slow), "none past three once over budget");
         assert!(another_round(3, quick) && another_round(6, quick));
         assert!(!another_round(7, quick), "seven at most");
+    }
+
+    #[test]
+    fn rounds_visit_the_points_forwards_then_backwards() {
+        assert_eq!(round_order(0, 4), [0, 1, 2, 3]);
+        assert_eq!(round_order(1, 4), [3, 2, 1, 0]);
+        assert_eq!(round_order(2, 4), [0, 1, 2, 3]);
+        assert_eq!(round_order(5, 1), [0]);
     }
 }

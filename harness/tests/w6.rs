@@ -1,0 +1,137 @@
+//! W6 measures every point of a cache in alternating rounds, each point
+//! through one handle for the whole measurement (a private-per-thread
+//! cache keeps its sessions in the handle).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use sesscache_harness::drivers;
+use sesscache_harness::ids::value;
+use sesscache_harness::workloads::{scale_points, Suite};
+
+/// Counts, over every handle of its caches, lookups that missed and
+/// sessions flushed.
+#[derive(Default)]
+struct Tally {
+    misses: AtomicUsize,
+    flushed: AtomicUsize,
+}
+
+struct Counting {
+    inner: Box<dyn Driver>,
+    tally: Arc<Tally>,
+}
+
+struct CountingCache {
+    inner: Box<dyn SharedCache>,
+    tally: Arc<Tally>,
+}
+
+struct CountingHandle<'a> {
+    inner: Box<dyn CacheHandle + 'a>,
+    tally: Arc<Tally>,
+}
+
+impl Driver for Counting {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn traits(&self) -> Traits {
+        self.inner.traits()
+    }
+    fn mapping(&self) -> &'static str {
+        self.inner.mapping()
+    }
+    fn build(&self, config: &Config) -> Box<dyn SharedCache> {
+        Box::new(CountingCache {
+            inner: self.inner.build(config),
+            tally: self.tally.clone(),
+        })
+    }
+}
+
+impl SharedCache for CountingCache {
+    fn handle(&self) -> Box<dyn CacheHandle + '_> {
+        Box::new(CountingHandle {
+            inner: self.inner.handle(),
+            tally: self.tally.clone(),
+        })
+    }
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+impl CacheHandle for CountingHandle<'_> {
+    fn store(&mut self, id: &Id, value: &Value, now: u64, timeout: u64) {
+        self.inner.store(id, value, now, timeout);
+    }
+    fn lookup(&mut self, id: &Id, now: u64) -> bool {
+        let hit = self.inner.lookup(id, now);
+        if !hit {
+            self.tally.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+    fn remove(&mut self, id: &Id) {
+        self.inner.remove(id);
+    }
+    fn take(&mut self, id: &Id, now: u64) -> bool {
+        self.inner.take(id, now)
+    }
+    fn flush(&mut self, now: u64) -> usize {
+        let n = self.inner.flush(now);
+        self.tally.flushed.fetch_add(n, Ordering::Relaxed);
+        n
+    }
+}
+
+#[test]
+fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
+    for name in ["limit", "sesscache"] {
+        let inner = drivers::suite(None)
+            .into_iter()
+            .find(|d| d.name() == name)
+            .expect("the driver is compiled in");
+        let tally = Arc::new(Tally::default());
+        let driver = Counting {
+            inner,
+            tally: tally.clone(),
+        };
+        let suite = Suite {
+            full: false,
+            threads: vec![1],
+            repeats: 1,
+            cell: Duration::from_millis(5),
+            value: value(300),
+            drivers: Vec::new(),
+            workloads: Vec::new(),
+            start: 1_700_000_000,
+            progress: ProgressBar::hidden(),
+        };
+        let points = scale_points(&suite, &driver, &[100, 2_000]);
+        assert_eq!(
+            points.iter().map(|p| p.live).collect::<Vec<_>>(),
+            [100, 2_000]
+        );
+        let rounds = points[0].flushes_us.len();
+        assert!((3..=7).contains(&rounds), "{name}: {rounds} rounds");
+        assert!(points.iter().all(|p| p.flushes_us.len() == rounds));
+        assert!(points
+            .iter()
+            .all(|p| p.flush_1k_us.is_finite() && p.lookup_ns > 0.0 && p.store_ns > 0.0));
+        assert_eq!(
+            tally.misses.load(Ordering::Relaxed),
+            0,
+            "{name}: every lookup hits"
+        );
+        assert_eq!(
+            tally.flushed.load(Ordering::Relaxed),
+            2 * rounds * 1_000,
+            "{name}: each flush removes its round's 1 000 expired sessions"
+        );
+    }
+}
