@@ -51,8 +51,9 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
   w6   scale: store, lookup and flush of 1k expired sessions as the live
        count grows 10^3 .. 10^6 (10^7 with --full)
   w7   adversarial ids: w1 with ids sharing their first 4 bytes (all of
-       OpenSSL's hash) against random ids (quick: prefill 30k, since OpenSSL
-       fills its one collision list in O(n^2); --full: 100k)
+       OpenSSL's hash) against random ids, the two alternating (quick:
+       prefill 30k, since OpenSSL fills its one collision list in O(n^2);
+       --full: 100k)
   mem  bytes allocated per cached session beyond id + value
 
 The quick suite (the default) takes under 3 minutes on 2 cores; --full runs

@@ -216,7 +216,7 @@ pub struct ScalePoint {
     #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
     /// Every flush measured, in microseconds, each after 33 000 lookups:
-    /// three to seven, one per round, the rounds alternating over the live
+    /// one to seven, one per round, the rounds alternating over the live
     /// counts (see the W6 workload); empty for a cache without expiry, and
     /// in older results files (which measured each live count on its own,
     /// with three flushes).

@@ -130,7 +130,6 @@ impl Suite {
                 let caches = self.drivers_in(w).count() as u64;
                 match w {
                     Workload::W1 | Workload::W2 => caches * t,
-                    Workload::W7 => caches * 2,
                     Workload::W6 => caches * live_counts(self.full).len() as u64,
                     // One more for the machine floor.
                     Workload::W3 => caches + 1,
@@ -253,7 +252,7 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         suite.repeats,
                         driver.name(),
                         [(W5_REFERENCE, cpus), ("W5", threads)],
-                        |th, r| resumption(suite, driver, th, &spec, r),
+                        |i, r| resumption(suite, driver, [cpus, threads][i], &spec, r),
                     );
                     results.throughput.push(reference);
                     results.throughput.push(over);
@@ -268,24 +267,19 @@ pub fn run(suite: &Suite, results: &mut Results) {
             Workload::W7 => {
                 let threads = cpus;
                 for driver in suite.drivers_in(w) {
-                    for adversarial in [false, true] {
-                        let name = if adversarial {
-                            "W7-adversarial"
-                        } else {
-                            "W7-random"
-                        };
-                        suite.step(format!("{name} {} ×{threads}", driver.name()));
-                        let spec = ResumptionSpec {
-                            adversarial,
-                            prefill: w7_prefill(suite.full),
-                            ..ResumptionSpec::w1()
-                        };
-                        results
-                            .throughput
-                            .push(repeat(suite, name, driver, threads, |r| {
-                                resumption(suite, driver, threads, &spec, r)
-                            }));
-                    }
+                    suite.step(format!("W7 {} ×{threads}", driver.name()));
+                    let specs = [false, true].map(|adversarial| ResumptionSpec {
+                        adversarial,
+                        prefill: w7_prefill(suite.full),
+                        ..ResumptionSpec::w1()
+                    });
+                    let cells = alternate(
+                        suite.repeats,
+                        driver.name(),
+                        [("W7-random", threads), ("W7-adversarial", threads)],
+                        |i, r| resumption(suite, driver, threads, &specs[i], r),
+                    );
+                    results.throughput.extend(cells);
                 }
             }
             Workload::Mem => {
@@ -379,9 +373,11 @@ fn repeat(
 /// Two cells of one cache measured alternately, repetition by repetition,
 /// in the order A B, B A, A B, … so that a drift of the machine's speed over
 /// the cells (other tenants, frequency) weighs on both alike: W5 compares a
-/// cache oversubscribed with the same cache at one thread per core, and a
-/// minute between the two would put the machine's drift into the ratio.
-/// `cells` are (workload, threads); `run(threads, repetition)` measures one.
+/// cache oversubscribed with the same cache at one thread per core, W7 a
+/// cache with adversarial ids with the same cache with random ones, and a
+/// minute (or a few seconds) between the two would put the machine's drift
+/// into the ratio. `cells` are (workload, threads); `run(cell, repetition)`
+/// measures one, `cell` being 0 or 1.
 fn alternate(
     repeats: usize,
     cache: &str,
@@ -392,7 +388,7 @@ fn alternate(
     for r in 0..repeats as u64 {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            runs[i].push(run(cells[i].1, r));
+            runs[i].push(run(i, r));
         }
     }
     let [a, b] = runs;
@@ -425,23 +421,23 @@ mod tests {
     #[test]
     fn alternate_measures_the_two_cells_in_a_b_b_a_order() {
         let mut calls = Vec::new();
-        let [a, b] = alternate(5, "c", [("A", 2), ("B", 8)], |th, r| {
-            calls.push((th, r));
-            (th as u64 * 100 + r) as f64
+        let [a, b] = alternate(5, "c", [("A", 2), ("B", 8)], |i, r| {
+            calls.push((i, r));
+            ([200, 800][i] + r) as f64
         });
         assert_eq!(
             calls,
             [
-                (2, 0),
-                (8, 0),
-                (8, 1),
-                (2, 1),
-                (2, 2),
-                (8, 2),
-                (8, 3),
-                (2, 3),
-                (2, 4),
-                (8, 4)
+                (0, 0),
+                (1, 0),
+                (1, 1),
+                (0, 1),
+                (0, 2),
+                (1, 2),
+                (1, 3),
+                (0, 3),
+                (0, 4),
+                (1, 4)
             ]
         );
         assert_eq!(
