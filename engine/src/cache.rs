@@ -99,7 +99,8 @@ const PREFETCH_DEPTH: usize = 3;
 pub struct SessionCache<V> {
     map: SessionMap<Entry<V>>,
     index: SkipIndex<Entry<V>>,
-    /// What every add writes, on a cache line of its own.
+    /// The counters that adds, stores and removes write, on a cache line of
+    /// their own.
     counters: CachePadded<Counters>,
     capacity: AtomicUsize,
     timeout: u64,
@@ -111,9 +112,10 @@ pub struct SessionCache<V> {
     stats: StripedStats,
 }
 
-/// The counters an add writes (and a remove, `len`), kept together on one
-/// cache line away from the fields that every lookup reads (the clock, the
-/// mode, the hooks, the statistics' stripes), so that a write on one
+/// The counters that adds (`next_seq`, and `len` for a new id), stores
+/// (`stores`) and removes (`len`) write, kept together on one cache line
+/// away from the fields that every lookup reads (the clock, the mode, the
+/// hooks, the pointer to the statistics' stripes), so that a write on one
 /// processor does not take those from the others.
 struct Counters {
     /// Entries cached. Signed: a remover may decrement before the adder of

@@ -1135,6 +1135,27 @@ fn w6_section(out: &mut String, r: &Results) {
             .collect();
         table(out, &header, &rows);
     }
+    // How many flushes each cache's figures are the median of.
+    let rounds: Vec<String> = order_caches(r.scale.iter().map(|p| p.cache.as_str()))
+        .iter()
+        .filter_map(|c| {
+            let n = r
+                .scale
+                .iter()
+                .filter(|p| &p.cache == c)
+                .map(|p| p.flushes_us.len())
+                .max()?;
+            (n > 0).then(|| format!("{} {n}", cell(c)))
+        })
+        .collect();
+    if !rounds.is_empty() {
+        let _ = writeln!(
+            out,
+            "Each flush figure is the median of its cache's rounds, which visit every live \
+             count in turn: {}.\n",
+            rounds.join(", ")
+        );
+    }
 }
 
 fn memory_section(out: &mut String, r: &Results) {

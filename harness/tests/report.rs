@@ -562,6 +562,31 @@ fn a_single_run_of_each_is_said_to_be_one_pair() {
 }
 
 #[test]
+fn w6_says_how_many_rounds_each_flush_figure_is_the_median_of() {
+    let mut r = fixture();
+    let md = markdown(&r);
+    assert!(
+        !md.contains("median of its cache's rounds"),
+        "older files: no line"
+    );
+    for p in &mut r.scale {
+        p.flushes_us = if p.cache == "sesscache" {
+            vec![1.0; 7]
+        } else {
+            vec![2.0]
+        };
+    }
+    let md = markdown(&r);
+    let w6 = section(&md, "## W6 scale");
+    let line = w6
+        .lines()
+        .find(|l| l.contains("median of its cache's rounds"))
+        .unwrap_or_else(|| panic!("{w6}"));
+    assert!(line.contains(": sesscache 7, "), "{line}");
+    assert!(line.contains(" 1"), "{line}");
+}
+
+#[test]
 fn missing_data_is_not_measured() {
     let mut r = fixture();
     r.throughput.retain(|t| t.cache != "sesscache");

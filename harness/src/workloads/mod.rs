@@ -252,7 +252,7 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         suite.repeats,
                         driver.name(),
                         [(W5_REFERENCE, cpus), ("W5", threads)],
-                        |i, r| resumption(suite, driver, [cpus, threads][i], &spec, r),
+                        |_, th, r| resumption(suite, driver, th, &spec, r),
                     );
                     results.throughput.push(reference);
                     results.throughput.push(over);
@@ -277,7 +277,7 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         suite.repeats,
                         driver.name(),
                         [("W7-random", threads), ("W7-adversarial", threads)],
-                        |i, r| resumption(suite, driver, threads, &specs[i], r),
+                        |i, th, r| resumption(suite, driver, th, &specs[i], r),
                     );
                     results.throughput.extend(cells);
                 }
@@ -376,19 +376,19 @@ fn repeat(
 /// cache oversubscribed with the same cache at one thread per core, W7 a
 /// cache with adversarial ids with the same cache with random ones, and a
 /// minute (or a few seconds) between the two would put the machine's drift
-/// into the ratio. `cells` are (workload, threads); `run(cell, repetition)`
-/// measures one, `cell` being 0 or 1.
+/// into the ratio. `cells` are (workload, threads); `run(cell, threads,
+/// repetition)` measures one, `cell` being 0 or 1 and `threads` its count.
 fn alternate(
     repeats: usize,
     cache: &str,
     cells: [(&str, usize); 2],
-    mut run: impl FnMut(usize, u64) -> f64,
+    mut run: impl FnMut(usize, usize, u64) -> f64,
 ) -> [Throughput; 2] {
     let mut runs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for r in 0..repeats as u64 {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            runs[i].push(run(i, r));
+            runs[i].push(run(i, cells[i].1, r));
         }
     }
     let [a, b] = runs;
@@ -421,9 +421,9 @@ mod tests {
     #[test]
     fn alternate_measures_the_two_cells_in_a_b_b_a_order() {
         let mut calls = Vec::new();
-        let [a, b] = alternate(5, "c", [("A", 2), ("B", 8)], |i, r| {
+        let [a, b] = alternate(5, "c", [("A", 2), ("B", 8)], |i, th, r| {
             calls.push((i, r));
-            ([200, 800][i] + r) as f64
+            (th as u64 * 100 + r) as f64
         });
         assert_eq!(
             calls,
