@@ -56,14 +56,20 @@ fn all_positive(results: &Results) -> bool {
         .all(|&m| m.is_finite() && m > 0.0)
 }
 
-#[test]
-fn w5_records_a_reference_at_one_thread_per_core_for_each_cache() {
-    let suite = small_suite(vec![Workload::W5]);
+/// Runs `w` alone in a small suite, one progress step per cache; the
+/// results and the number of processors.
+fn run_alone(w: Workload) -> (Results, usize) {
+    let suite = small_suite(vec![w]);
     assert_eq!(suite.steps(), 2, "one step per cache");
     let mut results = Results::default();
     workloads::run(&suite, &mut results);
-
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (results, cpus)
+}
+
+#[test]
+fn w5_records_a_reference_at_one_thread_per_core_for_each_cache() {
+    let (results, cpus) = run_alone(Workload::W5);
     assert_eq!(
         cells(&results),
         [
@@ -78,12 +84,7 @@ fn w5_records_a_reference_at_one_thread_per_core_for_each_cache() {
 
 #[test]
 fn w7_records_random_and_adversarial_ids_for_each_cache() {
-    let suite = small_suite(vec![Workload::W7]);
-    assert_eq!(suite.steps(), 2, "one step per cache");
-    let mut results = Results::default();
-    workloads::run(&suite, &mut results);
-
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (results, cpus) = run_alone(Workload::W7);
     assert_eq!(
         cells(&results),
         [
