@@ -647,12 +647,7 @@ fn w5_comparison(out: &mut String, r: &Results) {
         .iter()
         .map(|c| {
             let reference = w5_reference(r, c);
-            let over = r
-                .throughput
-                .iter()
-                .filter(|t| t.workload == "W5" && t.cache == *c)
-                .filter_map(|t| stats(t).map(|s| (t.threads, s)))
-                .max_by_key(|(th, _)| *th);
+            let over = w5_cell(r, c);
             let show = |x: Option<(usize, Stats)>| match x {
                 Some((th, s)) => format!("{} at {}", fmt_stats(Some(s)), threads_label(th)),
                 None => DASH.into(),
@@ -687,6 +682,16 @@ fn w5_comparison(out: &mut String, r: &Results) {
     ]
     .map(String::from);
     table(out, &header, &rows);
+}
+
+/// A cache's W5 cell with the most threads, `(threads, stats)`, among those
+/// with a usable run.
+fn w5_cell(r: &Results, cache: &str) -> Option<(usize, Stats)> {
+    r.throughput
+        .iter()
+        .filter(|t| t.workload == "W5" && t.cache == cache)
+        .filter_map(|t| stats(t).map(|s| (t.threads, s)))
+        .max_by_key(|(th, _)| *th)
 }
 
 /// A cache's W5 reference cell, `(threads, stats)`, if it has a usable run.
@@ -1410,12 +1415,7 @@ fn targets(r: &Results) -> Vec<Target> {
 
     // W5: oversubscribed against sesscache's own 2-thread W1.
     let what = "W5: sesscache oversubscribed ≥ 0.9× its own 2-thread W1";
-    let w5 = r
-        .throughput
-        .iter()
-        .filter(|c| c.workload == "W5" && c.cache == SESSCACHE)
-        .filter_map(|c| stats(c).map(|s| (c.threads, s)))
-        .max_by_key(|(th, _)| *th);
+    let w5 = w5_cell(r, SESSCACHE);
     // The reference measured alternately with W5 if there is one (W1 at one
     // thread per core: 2 threads on the 2-core machine the issue assumes),
     // else W1's cell at 2 threads (older results files).

@@ -134,17 +134,21 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
     let rounds_start = Instant::now();
     let mut round = 0;
     while another_round(round, rounds_start.elapsed(), suite.full) {
+        // Seeds apart from the live ids' (`61 + live`); the same ids for
+        // every point of the round (each has its own cache).
+        let expiring = if expiry {
+            random_ids(EXPIRED, 1 << 40 | round as u64)
+        } else {
+            Vec::new()
+        };
         for i in round_order(round, points.len()) {
             let p = &mut points[i];
             let h = &mut p.handle;
             // A cache without expiry has nothing to flush: it gets no
             // expiring sessions, which it would keep, so that its live count
             // stays the point's.
-            if expiry {
-                // Seeds apart from the live ids' (`61 + live`).
-                for id in random_ids(EXPIRED, 1 << 40 | round as u64) {
-                    h.store(&id, &suite.value, start, 1);
-                }
+            for id in &expiring {
+                h.store(id, &suite.value, start, 1);
             }
             let t0 = Instant::now();
             for _ in 0..LOOKUPS_PER_ROUND {
