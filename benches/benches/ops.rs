@@ -49,6 +49,7 @@ fn config(capacity: usize) -> Config {
         capacity,
         timeout: TIMEOUT,
         start: START,
+        sessions: 0,
     }
 }
 

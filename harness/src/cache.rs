@@ -31,6 +31,18 @@ pub struct Config {
     /// epoch. Caches with a clock of their own are given a clock that reads
     /// this time, so that expiry follows the harness's logical clock.
     pub start: u64,
+    /// The most sessions the workload keeps cached at once, where it knows
+    /// (0 = not said): a sizing hint for caches that must be given a size
+    /// even when unbounded (rustls).
+    pub sessions: usize,
+}
+
+impl Config {
+    /// This configuration, for a workload that keeps up to `sessions`
+    /// sessions cached at once.
+    pub fn holding(self, sessions: usize) -> Self {
+        Config { sessions, ..self }
+    }
 }
 
 /// What a cache under test can do; workloads skip what a cache cannot.

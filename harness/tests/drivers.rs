@@ -20,6 +20,7 @@ fn config(capacity: usize) -> Config {
         capacity,
         timeout: 7200,
         start: START,
+        sessions: 0,
     }
 }
 

@@ -45,6 +45,7 @@ fn prefill_is_found_on_both_machines() {
         capacity: 0,
         timeout: 7200,
         start: START,
+        sessions: 0,
     });
     let ids = random_ids(1000, 5);
     let v: Value = value(300);

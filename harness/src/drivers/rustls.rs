@@ -20,7 +20,9 @@
 //!   for it, so "unlimited" (capacity 0) is approximated by
 //!   [`UNLIMITED`] = 2^21 sessions (2.1 million: more than any quick-suite
 //!   workload keeps; rustls preallocates for it, so a larger figure only
-//!   makes every build slower);
+//!   makes every build slower), or by the sessions the workload says it
+//!   keeps ([`Config::sessions`]) where that is more (W6's 10⁷ with
+//!   `--full`), so that no live session is evicted;
 //! * `len`: not exposed by rustls; the driver counts puts minus takes
 //!   itself (exact unless a put replaces or evicts).
 
@@ -55,22 +57,28 @@ impl Driver for RustlsDriver {
 
     fn mapping(&self) -> &'static str {
         "rustls ServerSessionMemoryCache (one Mutex around HashMap + FIFO VecDeque, no expiry; \
-         capacity 0 → 2^21): store → put (copies id and value), lookup → get (clones the \
-         value out), remove → take (no remove in the trait; O(n) queue scan), take → take \
-         (single use under the mutex), flush → nothing"
+         capacity 0 → 2^21, or more for a workload that keeps more): store → put (copies id \
+         and value), lookup → get (clones the value out), remove → take (no remove in the \
+         trait; O(n) queue scan), take → take (single use under the mutex), flush → nothing"
     }
 
     fn build(&self, config: &Config) -> Box<dyn SharedCache> {
-        let size = if config.capacity == 0 {
-            UNLIMITED
-        } else {
-            config.capacity
-        };
+        let size = size_for(config);
         Box::new(Shared {
             cache: ServerSessionMemoryCache::new(size),
             size,
             stored: AtomicIsize::new(0),
         })
+    }
+}
+
+/// The size rustls is given: the capacity, or for "unlimited" enough for
+/// what the workload keeps ([`UNLIMITED`] at least).
+fn size_for(config: &Config) -> usize {
+    if config.capacity == 0 {
+        UNLIMITED.max(config.sessions)
+    } else {
+        config.capacity
     }
 }
 
@@ -128,5 +136,29 @@ impl CacheHandle for &Shared {
 
     fn flush(&mut self, _now: u64) -> usize {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(capacity: usize, sessions: usize) -> Config {
+        Config {
+            capacity,
+            timeout: 7200,
+            start: 0,
+            sessions,
+        }
+    }
+
+    /// "Unlimited" holds what the workload keeps: W6's 10⁷ live sessions
+    /// (`--full`) used to get 2^21 slots and lose most of them to eviction.
+    #[test]
+    fn unlimited_is_sized_for_the_sessions_the_workload_keeps() {
+        assert_eq!(size_for(&config(0, 0)), UNLIMITED);
+        assert_eq!(size_for(&config(0, 1_100_000)), UNLIMITED);
+        assert_eq!(size_for(&config(0, 10_001_000)), 10_001_000);
+        assert_eq!(size_for(&config(20_480, 10_001_000)), 20_480);
     }
 }

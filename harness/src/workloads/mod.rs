@@ -152,6 +152,7 @@ impl Suite {
             capacity,
             timeout: 7200,
             start: self.start,
+            sessions: 0,
         }
     }
 

@@ -96,7 +96,7 @@ fn new_histogram() -> Histogram<u64> {
 /// Runs W3 against one cache with `lookup_threads` lookup threads.
 pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usize) -> FlushLatency {
     let (expired_n, live_n) = sizes();
-    let cache = driver.build(&suite.config(0));
+    let cache = driver.build(&suite.config(0).holding(expired_n + live_n));
     let start = suite.start;
     let t_expire = start + 10;
     let expired = random_ids(expired_n, 31);

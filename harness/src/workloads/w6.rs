@@ -92,7 +92,7 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
     let start = suite.start;
     let caches: Vec<Box<dyn SharedCache>> = lives
         .iter()
-        .map(|_| driver.build(&suite.config(0)))
+        .map(|&live| driver.build(&suite.config(0).holding(live + EXPIRED)))
         .collect();
     let mut points: Vec<Point<'_>> = caches
         .iter()
