@@ -75,6 +75,10 @@ pub trait Driver: Send + Sync {
     /// One line on what each harness operation maps to in this cache, and
     /// any advantage that mapping gives it.
     fn mapping(&self) -> &'static str;
+    /// The version of what is under test: the crate (and the crates it is
+    /// built on, where they matter) or, for OpenSSL, the library the
+    /// process loaded. Recorded in `results.json` with the run.
+    fn version(&self) -> String;
     /// A fresh, empty cache.
     fn build(&self, config: &Config) -> Box<dyn SharedCache>;
     /// The workloads this cache takes part in (default: all); the harness

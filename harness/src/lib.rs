@@ -7,6 +7,7 @@
 //! from that data alone (so they can be redrawn from an old run).
 
 pub mod alloc_count;
+pub mod build_info;
 pub mod cache;
 pub mod drivers;
 pub mod ids;

@@ -12,7 +12,7 @@ use sesscache_harness::alloc_count::Counting;
 use sesscache_harness::cache::Driver;
 use sesscache_harness::results::{Results, SuiteInfo};
 use sesscache_harness::workloads::{self, Suite, Workload};
-use sesscache_harness::{drivers, ids, machine, plots, report};
+use sesscache_harness::{build_info, drivers, ids, machine, plots, report};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -224,14 +224,23 @@ fn main() -> Result<()> {
         notes,
         ..Results::default()
     };
+    // What measured (the harness's commit), with what, and what was measured.
+    let mut setups: std::collections::BTreeMap<String, String> = setups.into_iter().collect();
     results
         .versions
-        .insert("sesscache".into(), env!("CARGO_PKG_VERSION").into());
-    for (name, setup) in setups {
-        results.versions.insert(
-            name,
-            format!("sesscache {} + {setup}", env!("CARGO_PKG_VERSION")),
-        );
+        .insert("harness".into(), build_info::commit().into());
+    results
+        .versions
+        .insert("rustc".into(), build_info::rustc().into());
+    if let Some(libc) = build_info::libc() {
+        results.versions.insert("libc".into(), libc);
+    }
+    for d in &suite.drivers {
+        let version = match setups.remove(d.name()) {
+            Some(setup) => format!("{} + {setup}", d.version()),
+            None => d.version(),
+        };
+        results.versions.insert(d.name().into(), version);
     }
     for d in &suite.drivers {
         results.mappings.insert(d.name().into(), d.mapping().into());

@@ -481,9 +481,9 @@ fn header(out: &mut String, r: &Results) {
     } else {
         r.versions
             .iter()
-            .map(|(k, v)| format!("{k} {v}"))
+            .map(|(k, v)| format!("{k}: {v}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join("; ")
     };
     let _ = writeln!(out, "- **Versions:** {versions}\n");
 

@@ -32,7 +32,9 @@ pub struct Results {
     pub suite: SuiteInfo,
     /// The machine it ran on.
     pub machine: Machine,
-    /// Versions of the caches under test and of the toolchain.
+    /// Versions: of each cache under test (by its name), of the harness
+    /// (`harness`: its commit), the compiler (`rustc`) and the C library
+    /// (`libc`). Older results files have fewer.
     pub versions: BTreeMap<String, String>,
     /// For each cache, what the harness operations map to.
     pub mappings: BTreeMap<String, String>,

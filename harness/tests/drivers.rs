@@ -93,6 +93,22 @@ fn every_driver_is_compiled_in_by_default() {
     let suite = drivers::suite(None);
     for d in &suite {
         assert!(!d.mapping().is_empty(), "{}: mapping", d.name());
+        // Every version is found: in the lock file, or (OpenSSL) asked of
+        // the library loaded.
+        let version = d.version();
+        assert!(
+            !version.is_empty() && !version.contains('?'),
+            "{}: version {version:?}",
+            d.name()
+        );
+        let first = version.chars().next().unwrap();
+        let expected_start = match d.name() {
+            "openssl" => version.starts_with("OpenSSL "),
+            "naive" => version.starts_with("std of rustc "),
+            "limit" => version.starts_with("hashbrown 0.15."),
+            _ => first.is_ascii_digit(),
+        };
+        assert!(expected_start, "{}: version {version:?}", d.name());
     }
     let suite: Vec<&str> = suite.iter().map(|d| d.name()).collect();
     #[cfg_attr(not(feature = "redis"), allow(unused_mut))]

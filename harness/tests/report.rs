@@ -68,7 +68,11 @@ fn header_and_caches() {
     assert!(md.contains("**Mode:** quick"));
     assert!(md.contains("sesscache-harness --threads 1,2,4 --repeats 3"));
     assert!(md.contains("2 logical CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory, linux x86_64"));
-    assert!(md.contains("openssl OpenSSL 3.0.13"));
+    // One entry per name, separated by semicolons: a version may list
+    // several crates, separated by commas.
+    assert!(
+        md.contains("- **Versions:** openssl: OpenSSL 3.0.13; rustc: 1.95.0; sesscache: 0.1.0\n")
+    );
     assert!(md.contains("a machine with 2 cores; multi-core figures are limited to 2 cores"));
     assert!(md.contains("median of 3 runs"));
     // Caches under test, in report order, pipes escaped.

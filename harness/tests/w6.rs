@@ -19,6 +19,8 @@ struct Tally {
     stores: AtomicUsize,
     misses: AtomicUsize,
     flushed: AtomicUsize,
+    /// The sizing hint of every cache built, in order.
+    sessions: std::sync::Mutex<Vec<usize>>,
 }
 
 struct Counting {
@@ -46,7 +48,11 @@ impl Driver for Counting {
     fn mapping(&self) -> &'static str {
         self.inner.mapping()
     }
+    fn version(&self) -> String {
+        self.inner.version()
+    }
     fn build(&self, config: &Config) -> Box<dyn SharedCache> {
+        self.tally.sessions.lock().unwrap().push(config.sessions);
         Box::new(CountingCache {
             inner: self.inner.build(config),
             tally: self.tally.clone(),
@@ -121,6 +127,13 @@ fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
         };
         let points = scale_points(&suite, &driver, &lives);
         assert_eq!(points.iter().map(|p| p.live).collect::<Vec<_>>(), lives);
+        // Each point's cache is told what it will hold: its live sessions
+        // and a round's expiring ones (rustls sizes its table from that).
+        assert_eq!(
+            *tally.sessions.lock().unwrap(),
+            lives.map(|l| l + 1_000),
+            "{name}: the sizing hints"
+        );
         assert!(points
             .iter()
             .all(|p| p.lookup_ns > 0.0 && p.store_ns.is_finite() && p.store_ns > 0.0));

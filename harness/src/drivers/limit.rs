@@ -20,6 +20,7 @@
 
 use hashbrown::HashMap;
 
+use crate::build_info::crates;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// The hardware limit: a private unsynchronised hash map per thread.
@@ -39,6 +40,10 @@ impl Driver for LimitDriver {
             private_per_thread: true,
             second_tier: false,
         }
+    }
+
+    fn version(&self) -> String {
+        crates(&["hashbrown@0.15", "ahash"])
     }
 
     fn mapping(&self) -> &'static str {

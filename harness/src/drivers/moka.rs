@@ -49,6 +49,7 @@ use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use moka::Expiry;
 
+use crate::build_info::crate_version;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// moka's synchronous cache.
@@ -68,6 +69,10 @@ impl Driver for MokaDriver {
             private_per_thread: false,
             second_tier: false,
         }
+    }
+
+    fn version(&self) -> String {
+        crate_version("moka").unwrap_or_else(|| "?".into())
     }
 
     fn mapping(&self) -> &'static str {

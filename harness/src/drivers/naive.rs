@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crate::build_info::rustc;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// The naive baseline.
@@ -24,6 +25,11 @@ impl Driver for NaiveDriver {
             private_per_thread: false,
             second_tier: false,
         }
+    }
+
+    /// The standard library's, i.e. the compiler's.
+    fn version(&self) -> String {
+        format!("std of {}", rustc())
     }
 
     fn mapping(&self) -> &'static str {

@@ -49,11 +49,12 @@
 //! (`SSL_new` in [`SharedCache::handle`]) and a handle is not `Send` (it
 //! holds raw pointers), so it stays on the thread that made it.
 
-use std::ffi::{c_int, c_long, c_uchar, c_uint, c_void};
+use std::ffi::{c_int, c_long, c_uchar, c_uint, c_void, CStr};
 use std::ptr;
 
 use openssl_sys::{SSL, SSL_CTX, SSL_SESSION};
 
+use crate::build_info::crates;
 use crate::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// `SSL_CTRL_SESS_NUMBER` in `openssl/ssl.h` (3.0).
@@ -101,6 +102,20 @@ impl Driver for OpensslDriver {
             private_per_thread: false,
             second_tier: false,
         }
+    }
+
+    /// The library this process loaded (`OpenSSL_version`), which may not
+    /// be the one its headers came from, and the bindings' crate.
+    fn version(&self) -> String {
+        // SAFETY: `OpenSSL_version` returns a pointer to a static
+        // NUL-terminated string (or to "not available"), never null.
+        let loaded =
+            unsafe { CStr::from_ptr(openssl_sys::OpenSSL_version(openssl_sys::OPENSSL_VERSION)) };
+        format!(
+            "{} ({})",
+            loaded.to_string_lossy(),
+            crates(&["openssl-sys"])
+        )
     }
 
     fn mapping(&self) -> &'static str {

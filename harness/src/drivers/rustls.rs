@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 
+use crate::build_info::crate_version;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// The size used for capacity 0 ("unlimited"), which rustls cannot express.
@@ -53,6 +54,10 @@ impl Driver for RustlsDriver {
             private_per_thread: false,
             second_tier: false,
         }
+    }
+
+    fn version(&self) -> String {
+        crate_version("rustls").unwrap_or_else(|| "?".into())
     }
 
     fn mapping(&self) -> &'static str {

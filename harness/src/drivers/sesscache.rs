@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sesscache::{CacheMode, ManualClock, Session, SessionCache};
 
+use crate::build_info::crates;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// sesscache: `store` → `SessionCache::store`, lookup → `lookup_with`
@@ -24,6 +25,14 @@ impl Driver for SesscacheDriver {
             private_per_thread: false,
             second_tier: false,
         }
+    }
+
+    fn version(&self) -> String {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crates(&["crossbeam-epoch", "crossbeam-skiplist", "ahash"])
+        )
     }
 
     fn mapping(&self) -> &'static str {

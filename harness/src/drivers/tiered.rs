@@ -29,7 +29,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use sesscache::redis::{RedisConfig, TierStats, TieredCache};
 use sesscache::{CacheMode, ManualClock, Session, SessionCache, SessionStore};
 
+use crate::build_info::crates;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use crate::drivers::sesscache::SesscacheDriver;
 use crate::results::TierCounts;
 use crate::workloads::Workload;
 
@@ -103,6 +105,12 @@ impl Driver for TieredDriver {
             private_per_thread: false,
             second_tier: true,
         }
+    }
+
+    /// sesscache's, and the Redis client's (the server's comes from
+    /// `prepare`).
+    fn version(&self) -> String {
+        format!("{}, {}", SesscacheDriver.version(), crates(&["redis"]))
     }
 
     fn mapping(&self) -> &'static str {
