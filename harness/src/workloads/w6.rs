@@ -29,10 +29,9 @@ const STORES: usize = 10_000;
 /// shared machine several) do not decide it. Up to `MAX_FLUSH_ROUNDS`,
 /// while the rounds have taken less than `ROUNDS_BUDGET`, and at least
 /// `MIN_FLUSH_ROUNDS` — in the quick suite, only while they have taken less
-/// than `SLOW_ROUNDS_BUDGET`: OpenSSL walks its whole session list to
-/// insert a session that expires before the others, so one of its rounds
-/// among 10⁶ sessions takes tens of seconds (its 1 000 stores, not its
-/// flush), and three of them would make up half the quick suite.
+/// than `SLOW_ROUNDS_BUDGET`, so that a cache whose rounds take seconds
+/// (OpenSSL's did, before each expiring session got an expiry of its own:
+/// see the rounds) does not make up half the quick suite.
 const MIN_FLUSH_ROUNDS: usize = 3;
 const MAX_FLUSH_ROUNDS: usize = 7;
 const ROUNDS_BUDGET: Duration = Duration::from_secs(2);
@@ -147,8 +146,18 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
             // A cache without expiry has nothing to flush: it gets no
             // expiring sessions, which it would keep, so that its live count
             // stays the point's.
-            for id in &expiring {
-                h.store(id, &suite.value, start, 1);
+            // Each expiring session expires a second before the one stored
+            // before it (start + 1 000, start + 999, …, start + 1): all
+            // before the flush, and long before the live ones (start +
+            // 7 200). OpenSSL keeps its sessions in a list ordered by
+            // expiry; it puts a session that expires before all the others
+            // at the tail at once, but walks the list to place one that
+            // expires with the tail. With one expiry for all 1 000, each of
+            // its stores walked the whole list: a round among 10⁶ sessions
+            // took 20–30 s, and one among 10⁷ (`--full`) would take several
+            // minutes. These stores are not timed.
+            for (i, id) in expiring.iter().enumerate() {
+                h.store(id, &suite.value, start, (EXPIRED - i) as u64);
             }
             let t0 = Instant::now();
             for _ in 0..LOOKUPS_PER_ROUND {
@@ -158,7 +167,7 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
             p.lookup_time += t0.elapsed();
             if expiry {
                 let t0 = Instant::now();
-                std::hint::black_box(h.flush(start + 2));
+                std::hint::black_box(h.flush(start + EXPIRED as u64 + 1));
                 p.flushes.push(t0.elapsed().as_secs_f64() * 1e6);
             }
         }
@@ -200,8 +209,8 @@ mod tests {
             assert!(another_round(3, quick, full) && another_round(6, quick, full));
             assert!(!another_round(7, quick, full), "seven at most");
         }
-        // A cache whose first round took tens of seconds: one round in the
-        // quick suite, three with --full.
+        // A cache whose first round took over the slow budget: one round in
+        // the quick suite, three with --full.
         assert!(!another_round(1, very_slow, false));
         assert!(another_round(1, very_slow, true) && another_round(2, very_slow, true));
         assert!(!another_round(3, very_slow, true));
