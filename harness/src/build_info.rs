@@ -18,16 +18,18 @@ pub fn crate_version(name: &str) -> Option<String> {
     };
     let versions: Vec<&str> = built::DEPENDENCIES
         .iter()
-        .filter(|(n, v)| {
-            *n == name
-                && series.map_or(true, |s| {
-                    v.strip_prefix(s)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-                })
-        })
+        .filter(|(n, v)| *n == name && series.map_or(true, |s| in_series(v, s)))
         .map(|(_, v)| *v)
         .collect();
     (!versions.is_empty()).then(|| versions.join(" / "))
+}
+
+/// Whether `version` is in `series`: equal to it, or it followed by a dot
+/// and more (`1.0.229` is in `1.0`, not in `1.0.22`).
+fn in_series(version: &str, series: &str) -> bool {
+    version
+        .strip_prefix(series)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// `"name version"` for each of `names` (which may name a series, as in
@@ -49,8 +51,8 @@ pub fn rustc() -> &'static str {
     built::RUSTC_VERSION
 }
 
-/// The harness's commit (`git describe --always --dirty`), or "unknown"
-/// outside a git checkout.
+/// The workspace's commit (12 hex digits, with `-dirty` when a tracked file
+/// differs from it), or "unknown" outside a git checkout of it.
 pub fn commit() -> &'static str {
     env!("SESSCACHE_HARNESS_COMMIT")
 }
@@ -75,33 +77,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_series_matches_whole_components() {
+        assert!(in_series("1.0.229", "1.0"));
+        assert!(in_series("1.0.229", "1"));
+        assert!(in_series("1.0.229", "1.0.229"));
+        assert!(!in_series("1.0.229", "1.0.22"));
+        assert!(!in_series("1.10.0", "1.1"));
+        assert!(!in_series("0.17.1", "0.15"));
+        assert!(in_series("300.6.1+3.6.3", "300.6"));
+    }
+
+    #[test]
     fn crate_versions_come_from_the_lock_file() {
-        assert_eq!(
-            crate_version("sesscache").as_deref(),
-            Some(env!("CARGO_PKG_VERSION"))
-        );
+        // The engine's version is its manifest's (the harness has its own).
+        let manifest =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../engine/Cargo.toml"))
+                .expect("the engine's manifest");
+        let engine = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .expect("the engine's version");
+        assert_eq!(crate_version("sesscache").as_deref(), Some(engine));
         assert_eq!(crate_version("no-such-crate"), None);
-        let serde = crate_version("serde").expect("the harness uses serde");
-        assert!(serde.starts_with("1."), "{serde}");
         assert_eq!(crates(&["no-such-crate"]), "no-such-crate ?");
-        // A series picks one version out of several, and only a whole
-        // component matches ("1.1" is not in series "1.10").
-        let series = &serde[..serde.rfind('.').expect("x.y.z")];
-        assert_eq!(
-            crate_version(&format!("serde@{series}")),
-            Some(serde.clone())
+        // The lock file may hold several hashbrowns (it holds the limit's
+        // and a dependency's as this is written): a series picks one.
+        let all = crate_version("hashbrown").expect("in the lock file");
+        let limit = crate_version("hashbrown@0.15").expect("the limit's");
+        assert!(
+            limit.starts_with("0.15.") && !limit.contains(" / "),
+            "{limit}"
         );
-        assert_eq!(crate_version(&format!("serde@{series}9")), None);
-        assert_eq!(
-            crates(&[&format!("serde@{series}")]),
-            format!("serde {serde}")
-        );
+        assert!(all.split(" / ").any(|v| v == limit), "{all}");
+        assert_eq!(crates(&["hashbrown@0.15"]), format!("hashbrown {limit}"));
     }
 
     #[test]
     fn the_toolchain_and_commit_are_recorded() {
         assert!(rustc().starts_with("rustc "), "{}", rustc());
-        assert!(!commit().is_empty());
+        // A 12-digit hash, maybe marked dirty, or "unknown" outside a
+        // checkout of this workspace.
+        let c = commit();
+        let hash = c.strip_suffix("-dirty").unwrap_or(c);
+        assert!(
+            c == "unknown" || (hash.len() == 12 && hash.chars().all(|d| d.is_ascii_hexdigit())),
+            "{c}"
+        );
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         assert!(libc().is_some_and(|v| v.starts_with("glibc 2.")));
     }

@@ -33,7 +33,8 @@ pub struct Results {
     /// The machine it ran on.
     pub machine: Machine,
     /// Versions: of each cache under test (by its name), of the harness
-    /// (`harness`: its commit), the compiler (`rustc`) and the C library
+    /// (`harness`: the workspace's commit, `-dirty` when a tracked file
+    /// differed from it), the compiler (`rustc`) and the C library
     /// (`libc`). Older results files have fewer.
     pub versions: BTreeMap<String, String>,
     /// For each cache, what the harness operations map to.

@@ -97,8 +97,8 @@ fn every_driver_is_compiled_in_by_default() {
         // the library loaded.
         let version = d.version();
         assert!(
-            !version.is_empty() && !version.contains('?'),
-            "{}: version {version:?}",
+            !version.is_empty() && !version.contains('?') && !version.contains(" / "),
+            "{}: version {version:?} (one version of each crate)",
             d.name()
         );
         let first = version.chars().next().unwrap();

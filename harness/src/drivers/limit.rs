@@ -43,7 +43,7 @@ impl Driver for LimitDriver {
     }
 
     fn version(&self) -> String {
-        crates(&["hashbrown@0.15", "ahash"])
+        crates(&["hashbrown@0.15", "ahash@0.8"])
     }
 
     fn mapping(&self) -> &'static str {

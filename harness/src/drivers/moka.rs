@@ -72,7 +72,7 @@ impl Driver for MokaDriver {
     }
 
     fn version(&self) -> String {
-        crate_version("moka").unwrap_or_else(|| "?".into())
+        crate_version("moka@0.12").unwrap_or_else(|| "?".into())
     }
 
     fn mapping(&self) -> &'static str {

@@ -114,7 +114,7 @@ impl Driver for OpensslDriver {
         format!(
             "{} ({})",
             loaded.to_string_lossy(),
-            crates(&["openssl-sys"])
+            crates(&["openssl-sys@0.9"])
         )
     }
 

@@ -57,7 +57,7 @@ impl Driver for RustlsDriver {
     }
 
     fn version(&self) -> String {
-        crate_version("rustls").unwrap_or_else(|| "?".into())
+        crate_version("rustls@0.23").unwrap_or_else(|| "?".into())
     }
 
     fn mapping(&self) -> &'static str {

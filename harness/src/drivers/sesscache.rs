@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sesscache::{CacheMode, ManualClock, Session, SessionCache};
 
-use crate::build_info::crates;
+use crate::build_info::{crate_version, crates};
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// sesscache: `store` → `SessionCache::store`, lookup → `lookup_with`
@@ -30,8 +30,8 @@ impl Driver for SesscacheDriver {
     fn version(&self) -> String {
         format!(
             "{} ({})",
-            env!("CARGO_PKG_VERSION"),
-            crates(&["crossbeam-epoch", "crossbeam-skiplist", "ahash"])
+            crate_version("sesscache").unwrap_or_else(|| "?".into()),
+            crates(&["crossbeam-epoch@0.9", "crossbeam-skiplist@0.1", "ahash@0.8"])
         )
     }
 

@@ -110,7 +110,7 @@ impl Driver for TieredDriver {
     /// sesscache's, and the Redis client's (the server's comes from
     /// `prepare`).
     fn version(&self) -> String {
-        format!("{}, {}", SesscacheDriver.version(), crates(&["redis"]))
+        format!("{}, {}", SesscacheDriver.version(), crates(&["redis@1"]))
     }
 
     fn mapping(&self) -> &'static str {
