@@ -16,7 +16,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use sesscache::{CacheMode, ManualClock, Session, SessionCache};
 use sesscache_harness::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Value};
 use sesscache_harness::drivers;
-use sesscache_harness::ids::{fresh_id, random_ids, value};
+use sesscache_harness::ids::{expiring_timeout, fresh_id, random_ids, value};
 
 /// Sessions in the cache for the lookup, add, remove and take benches.
 const PREFILL: usize = 100_000;
@@ -53,13 +53,10 @@ fn config(capacity: usize) -> Config {
     }
 }
 
-/// The lifetime of the `i`-th expired session of a flush bench: each
-/// expires one second before the previous one, so a cache that keeps its
-/// sessions in expiry order (OpenSSL's list) appends each at its tail instead
-/// of walking the whole list to insert it (that walk is untimed setup, but it
-/// would make the run minutes longer).
+/// The lifetime of the `i`-th expired session of a flush bench (see
+/// [`expiring_timeout`]).
 fn expired_timeout(i: usize) -> u64 {
-    (FLUSH_K - i) as u64
+    expiring_timeout(i, FLUSH_K)
 }
 
 /// Fresh ids, never seen before by any cache of this process.

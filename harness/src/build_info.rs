@@ -32,15 +32,19 @@ fn in_series(version: &str, series: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
+/// [`crate_version`], or "?" when the lock file does not hold the crate.
+pub fn version_of(name: &str) -> String {
+    crate_version(name).unwrap_or_else(|| "?".into())
+}
+
 /// `"name version"` for each of `names` (which may name a series, as in
-/// [`crate_version`]), or "name ?" for one the lock file does not hold,
-/// joined by ", ".
+/// [`crate_version`]), as [`version_of`] gives it, joined by ", ".
 pub fn crates(names: &[&str]) -> String {
     names
         .iter()
         .map(|n| {
             let name = n.split_once('@').map_or(*n, |(name, _)| name);
-            format!("{name} {}", crate_version(n).as_deref().unwrap_or("?"))
+            format!("{name} {}", version_of(n))
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -224,7 +224,8 @@ fn main() -> Result<()> {
         notes,
         ..Results::default()
     };
-    // What measured (the harness's commit), with what, and what was measured.
+    // Versions: the harness's commit, the toolchain, and each cache under
+    // test (with what its setup reported, for the Redis tier).
     let mut setups: std::collections::BTreeMap<String, String> = setups.into_iter().collect();
     results
         .versions

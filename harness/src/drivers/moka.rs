@@ -49,7 +49,7 @@ use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use moka::Expiry;
 
-use crate::build_info::crate_version;
+use crate::build_info::version_of;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// moka's synchronous cache.
@@ -72,7 +72,7 @@ impl Driver for MokaDriver {
     }
 
     fn version(&self) -> String {
-        crate_version("moka@0.12").unwrap_or_else(|| "?".into())
+        version_of("moka@0.12")
     }
 
     fn mapping(&self) -> &'static str {

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 
-use crate::build_info::crate_version;
+use crate::build_info::version_of;
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// The size used for capacity 0 ("unlimited"), which rustls cannot express.
@@ -57,7 +57,7 @@ impl Driver for RustlsDriver {
     }
 
     fn version(&self) -> String {
-        crate_version("rustls@0.23").unwrap_or_else(|| "?".into())
+        version_of("rustls@0.23")
     }
 
     fn mapping(&self) -> &'static str {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sesscache::{CacheMode, ManualClock, Session, SessionCache};
 
-use crate::build_info::{crate_version, crates};
+use crate::build_info::{crates, version_of};
 use crate::cache::{consume, CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 
 /// sesscache: `store` → `SessionCache::store`, lookup → `lookup_with`
@@ -30,7 +30,7 @@ impl Driver for SesscacheDriver {
     fn version(&self) -> String {
         format!(
             "{} ({})",
-            crate_version("sesscache").unwrap_or_else(|| "?".into()),
+            version_of("sesscache"),
             crates(&["crossbeam-epoch@0.9", "crossbeam-skiplist@0.1", "ahash@0.8"])
         )
     }

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::{rng_for, Suite};
 use crate::cache::{CacheHandle, Driver, Id, SharedCache};
-use crate::ids::random_ids;
+use crate::ids::{expiring_timeout, random_ids};
 use crate::results::{median, ScalePoint};
 
 /// Live counts measured.
@@ -145,19 +145,12 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
             let h = &mut p.handle;
             // A cache without expiry has nothing to flush: it gets no
             // expiring sessions, which it would keep, so that its live count
-            // stays the point's.
-            // Each expiring session expires a second before the one stored
-            // before it (start + 1 000, start + 999, …, start + 1): all
-            // before the flush, and long before the live ones (start +
-            // 7 200). OpenSSL keeps its sessions in a list ordered by
-            // expiry; it puts a session that expires before all the others
-            // at the tail at once, but walks the list to place one that
-            // expires with the tail. With one expiry for all 1 000, each of
-            // its stores walked the whole list: a round among 10⁶ sessions
-            // took 20–30 s, and one among 10⁷ (`--full`) would take several
-            // minutes. These stores are not timed.
-            for (i, id) in expiring.iter().enumerate() {
-                h.store(id, &suite.value, start, (EXPIRED - i) as u64);
+            // stays the point's. The others expire at start + 1 000,
+            // start + 999, …, start + 1 (`expiring_timeout`: OpenSSL then
+            // appends each to its list): all before the flush, and long
+            // before the live ones (start + 7 200). Not timed.
+            for (k, id) in expiring.iter().enumerate() {
+                h.store(id, &suite.value, start, expiring_timeout(k, EXPIRED));
             }
             let t0 = Instant::now();
             for _ in 0..LOOKUPS_PER_ROUND {
