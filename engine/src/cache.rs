@@ -285,7 +285,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 self.unlink(victim, self.map.hash(victim.session.session_id()), guard);
                 self.stats.bump(Counter::CacheFull);
                 victim.session.mark_not_resumable();
-                evicted.push(victim.session.clone());
+                // Without an `on_remove` hook nobody is told: no reference
+                // is taken and nothing is allocated for the report.
+                if self.on_remove.is_some() {
+                    evicted.push(victim.session.clone());
+                }
             } else {
                 // Another thread retired it first: give the unit back and
                 // look again.

@@ -117,6 +117,10 @@ impl<T: Keyed> Node<T> {
     }
 }
 
+/// What [`RawMap::find_in_run`] found: the link the node was read from,
+/// the node, and the value in its slot.
+type Found<'g, T> = (&'g Atomic<Node<T>>, &'g Node<T>, *mut T);
+
 /// The split-order key of a regular entry: the hash with its top bit set,
 /// bit-reversed (so it is odd).
 fn regular_key(hash: u64) -> u64 {
@@ -590,14 +594,16 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
     }
 
     /// The node of the run starting at `curr` that holds a value for `id`,
-    /// and that value.
+    /// that value, and the link the node was read from (`pred`: the link
+    /// `curr` was read from).
     fn find_in_run<'g>(
         &self,
+        mut pred: &'g Atomic<Node<T>>,
         mut curr: Shared<'g, Node<T>>,
         so_key: u64,
         id: &SessionId,
         guard: &'g Guard,
-    ) -> Option<(&'g Node<T>, *mut T)> {
+    ) -> Option<Found<'g, T>> {
         // SAFETY: every pointer was read under `guard` from a reachable link.
         while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
             if c.so_key != so_key {
@@ -605,8 +611,9 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             }
             // SAFETY: `c` was read under `guard`.
             if let Some(v) = unsafe { c.value_for(id, guard) } {
-                return Some((c, v));
+                return Some((pred, c, v));
             }
+            pred = &c.next;
             // Acquire: as in `find`.
             curr = c.next.load(Ordering::Acquire, guard);
         }
@@ -630,7 +637,7 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         let mut fresh: Option<Owned<Node<T>>> = None;
         loop {
             let (pred, curr) = self.find(start, so_key, guard);
-            if let Some((c, old)) = self.find_in_run(curr, so_key, id, guard) {
+            if let Some((_, c, old)) = self.find_in_run(pred, curr, so_key, id, guard) {
                 // AcqRel: Release publishes the new value's contents;
                 // Acquire orders our later use of `old`.
                 if c.slot
@@ -686,8 +693,8 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         let so_key = regular_key(hash);
         let start = self.dummy_for(self.bucket_of(hash), guard);
         let expected = (expected as *const T).cast_mut();
-        let (_, curr) = self.find(start, so_key, guard);
-        let Some((c, v)) = self.find_in_run(curr, so_key, id, guard) else {
+        let (pred, curr) = self.find(start, so_key, guard);
+        let Some((pred, c, v)) = self.find_in_run(pred, curr, so_key, id, guard) else {
             return false;
         };
         if v != expected {
@@ -703,17 +710,55 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         ) else {
             return false;
         };
+        // Relaxed: a statistic (see `len`).
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        // Only the thread that emptied the slot marks the node, so the link
+        // read back carries no mark.
+        let succ = c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
+        debug_assert_eq!(succ.tag(), 0, "a node is marked once");
+        let node = Shared::from(core::ptr::from_ref(c));
+        // Unlink it now rather than leave it to the next traversal: usually
+        // the link read on the way here still points to it. AcqRel: as in
+        // `search`'s unlinking CAS.
+        if pred
+            .compare_exchange(node, succ, Ordering::AcqRel, Ordering::Acquire, guard)
+            .is_ok()
+        {
+            // SAFETY: `taken` left the slot through the CAS above, and this
+            // CAS unlinked the node, so this thread alone frees both, in one
+            // deferred call, after every guard that could still see them.
+            unsafe { self.release_with_node(taken, node, guard) };
+            return true;
+        }
+        // The link changed (a node was linked before this one, or the
+        // predecessor was deleted): release the value alone, and unlink the
+        // node with a search past its key, which walks through its run.
         // Release the pointer the slot held, not one made from `expected`: a
         // pointer derived from a shared reference may not be used to drop.
         // SAFETY: `taken` left the slot through the CAS above.
         unsafe { self.release_later(taken, guard) };
-        // Relaxed: a statistic (see `len`).
-        self.count.fetch_sub(1, Ordering::Relaxed);
-        c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
-        // Unlink it now rather than leave it to the next traversal: it is in
-        // the run of `so_key`, which a search past that key walks through.
         let _ = self.search(start, so_key, true, guard);
         true
+    }
+
+    /// # Safety
+    /// As [`release_later`](Self::release_later) for `ptr`; and `node` must
+    /// be a regular node this thread unlinked (so no other thread frees it),
+    /// reachable now only through copies read under guards pinned before now.
+    unsafe fn release_with_node(&self, ptr: *mut T, node: Shared<'_, Node<T>>, guard: &Guard) {
+        let ptr = ptr.cast_const();
+        let node = node.as_raw().cast_mut();
+        // SAFETY: per this function's contract the count and the node are
+        // ours, and the closure runs after every guard that could still read
+        // either; `T: Send + Sync` makes dropping the value on another thread
+        // sound. Regular nodes are allocated with `Owned::new`. One deferred
+        // call for both: a removal defers one function fewer.
+        unsafe {
+            guard.defer_unchecked(move || {
+                drop(Arc::from_raw(ptr));
+                drop(Owned::from_raw(node));
+            });
+        }
     }
 
     /// # Safety
@@ -1015,5 +1060,73 @@ mod link_tests {
             assert!(map.unpublish(u64::from(k), &id(k), v, &guard));
         }
         assert_eq!(check(&map), 0);
+    }
+}
+
+/// `unpublish` unlinks its node with one CAS on the link it read, or, when
+/// that link changed, by a search through the run: both leave no marked
+/// node behind and keep every other value.
+#[cfg(all(test, not(sesscache_loom)))]
+mod unlink_tests {
+    use std::collections::hash_map::RandomState;
+
+    use super::*;
+    use crate::map::tests::{id, val, Val};
+
+    /// Empties and marks the node holding `k` without unlinking it, as a
+    /// remover preempted between its mark and its unlink leaves it.
+    fn kill_without_unlinking(map: &RawMap<Val, RandomState>, hash: u64, k: u32, guard: &Guard) {
+        let so_key = regular_key(hash);
+        let start = map.dummy_for(map.bucket_of(hash), guard);
+        let (pred, curr) = map.find(start, so_key, guard);
+        let (_, c, v) = map
+            .find_in_run(pred, curr, so_key, &id(k), guard)
+            .expect("published");
+        c.slot
+            .compare_exchange(
+                v,
+                core::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .expect("nobody else removes it");
+        // SAFETY: `v` left the slot through the CAS above.
+        unsafe { map.release_later(v, guard) };
+        map.count.fetch_sub(1, Ordering::Relaxed);
+        c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
+    }
+
+    #[test]
+    fn a_removal_behind_a_marked_node_unlinks_both() {
+        // Every id in one run (one hash); new nodes go at the head of the
+        // run, so the list holds 5, 4, 3, 2, 1, 0.
+        for hash in [0, 7, u64::MAX] {
+            let map: RawMap<Val, RandomState> = RawMap::new(2, RandomState::new());
+            let guard = epoch::pin();
+            for k in 0..6 {
+                assert!(map.publish(hash, &id(k), val(k, k), &guard).is_none());
+            }
+            kill_without_unlinking(&map, hash, 3, &guard);
+            assert_eq!(map.debug_nodes().1, 1, "hash {hash:#x}: one marked node");
+            // 2 follows the marked 3: the link to it carries the mark, so the
+            // one-CAS unlink fails and the search unlinks both.
+            let v = map.get(hash, &id(2), &guard).expect("published");
+            assert!(map.unpublish(hash, &id(2), v, &guard));
+            assert_eq!(
+                map.debug_nodes().1,
+                0,
+                "hash {hash:#x}: a marked node stayed"
+            );
+            assert_eq!(map.debug_check().regular, 4, "hash {hash:#x}");
+            for k in 0..6 {
+                let got = map.get(hash, &id(k), &guard).map(|x| x.v);
+                assert_eq!(
+                    got,
+                    (k != 2 && k != 3).then_some(k),
+                    "hash {hash:#x} id {k}"
+                );
+            }
+            assert_eq!(map.len(), 4);
+        }
     }
 }

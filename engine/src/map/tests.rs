@@ -14,7 +14,7 @@ use crate::sync::epoch;
 #[derive(Debug, PartialEq)]
 pub(super) struct Val {
     id: SessionId,
-    v: u32,
+    pub(super) v: u32,
 }
 
 impl Keyed for Val {
