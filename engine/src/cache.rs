@@ -201,16 +201,17 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         // Relaxed: only the uniqueness of the sequence number matters. An
         // entry holds 62 bits of it (146 years at a billion adds a second).
         let seq = self.counters.next_seq.fetch_add(1, Ordering::Relaxed) & MAX_SEQ;
-        let entry = Arc::new(Entry::new(session.clone(), (session.expiry(), seq)));
+        let key = (session.expiry(), seq);
+        let entry = Arc::new(Entry::new(session.clone(), key));
         // Index first: once the entry is in the map, a remover may retire it
         // and will then remove it from the index.
         #[cfg(not(sesscache_mutant = "index_after_publish"))]
-        self.index.insert(entry.key(), entry.clone(), &guard);
+        self.index.insert(key, entry.clone(), &guard);
         let replaced = self.map.publish(hash, id, entry.clone(), &guard);
         // Seeded bug: a remover may retire the entry before it is indexed,
         // leaving an orphan in the index.
         #[cfg(sesscache_mutant = "index_after_publish")]
-        self.index.insert(entry.key(), entry.clone(), &guard);
+        self.index.insert(key, entry.clone(), &guard);
         entry.mark_live();
         let (already_cached, counts_as_new) = match replaced {
             // Replaced silently: the new entry takes the old one's place, so
