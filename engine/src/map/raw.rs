@@ -117,9 +117,24 @@ impl<T: Keyed> Node<T> {
     }
 }
 
-/// What [`RawMap::find_in_run`] found: the link the node was read from,
-/// the node, and the value in its slot.
-type Found<'g, T> = (&'g Atomic<Node<T>>, &'g Node<T>, *mut T);
+/// What [`RawMap::find_in_run`] found.
+struct Found<'g, T> {
+    /// The link the node was read from.
+    pred: &'g Atomic<Node<T>>,
+    /// The node, as read from `pred` (its untagged pointer).
+    node: Shared<'g, Node<T>>,
+    /// The same node, dereferenced.
+    node_ref: &'g Node<T>,
+    /// The value its slot held.
+    value: *mut T,
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// How many removals this thread unlinked with a search because their
+    /// one-CAS unlink failed (see [`RawMap::unpublish`]).
+    static UNLINK_FALLBACKS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
 
 /// The split-order key of a regular entry: the hash with its top bit set,
 /// bit-reversed (so it is odd).
@@ -612,8 +627,13 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
                 return None;
             }
             // SAFETY: `c` was read under `guard`.
-            if let Some(v) = unsafe { c.value_for(id, guard) } {
-                return Some((pred, c, v));
+            if let Some(value) = unsafe { c.value_for(id, guard) } {
+                return Some(Found {
+                    pred,
+                    node: curr.with_tag(0),
+                    node_ref: c,
+                    value,
+                });
             }
             pred = &c.next;
             // Acquire: as in `find`.
@@ -639,7 +659,12 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         let mut fresh: Option<Owned<Node<T>>> = None;
         loop {
             let (pred, curr) = self.find(start, so_key, guard);
-            if let Some((_, c, old)) = self.find_in_run(pred, curr, so_key, id, guard) {
+            if let Some(Found {
+                node_ref: c,
+                value: old,
+                ..
+            }) = self.find_in_run(pred, curr, so_key, id, guard)
+            {
                 // AcqRel: Release publishes the new value's contents;
                 // Acquire orders our later use of `old`.
                 if c.slot
@@ -696,10 +721,16 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         let start = self.dummy_for(self.bucket_of(hash), guard);
         let expected = (expected as *const T).cast_mut();
         let (pred, curr) = self.find(start, so_key, guard);
-        let Some((pred, c, v)) = self.find_in_run(pred, curr, so_key, id, guard) else {
+        let Some(Found {
+            pred,
+            node,
+            node_ref: c,
+            value,
+        }) = self.find_in_run(pred, curr, so_key, id, guard)
+        else {
             return false;
         };
-        if v != expected {
+        if value != expected {
             return false;
         }
         // AcqRel: the emptied slot is seen by publishers before they reuse the
@@ -718,7 +749,6 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
         // read back carries no mark.
         let succ = c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
         debug_assert_eq!(succ.tag(), 0, "a node is marked once");
-        let node = Shared::from(core::ptr::from_ref(c));
         // Unlink it now rather than leave it to the next traversal: usually
         // the link read on the way here still points to it. AcqRel: as in
         // `search`'s unlinking CAS.
@@ -726,19 +756,31 @@ impl<T: Keyed + Send + Sync + 'static, S: BuildHasher> RawMap<T, S> {
             .compare_exchange(node, succ, Ordering::AcqRel, Ordering::Acquire, guard)
             .is_ok()
         {
-            // SAFETY: `taken` left the slot through the CAS above, and this
-            // CAS unlinked the node, so this thread alone frees both, in one
-            // deferred call, after every guard that could still see them.
+            // SAFETY: `taken` left the slot through the CAS above. A link
+            // that holds the node without a mark can only be the `next` of
+            // the unmarked node (or dummy) just before it in the list: only
+            // marked nodes are unlinked, a marked node's `next` never changes
+            // and carries the mark, and a node being linked is private until
+            // its linking CAS. So this CAS is the one unlink of the node, the
+            // same word `search`'s unlinking CAS would change, and this
+            // thread alone frees both, in one deferred call, after every
+            // guard that could still see them. `node` is the pointer read
+            // from the list, so freeing through it keeps its provenance.
             unsafe { self.release_with_node(taken, node, guard) };
             return true;
         }
-        // The link changed (a node was linked before this one, or the
-        // predecessor was deleted): release the value alone, and unlink the
-        // node with a search past its key, which walks through its run.
+        // The link changed or never held the node unmarked: the predecessor
+        // was marked (when read or since), a node or a dummy was linked in
+        // between, or another traversal unlinked the node already. Release
+        // the value alone, and unlink the node with a search past its key,
+        // which walks through its run (the node was marked before the search
+        // started, so it is unlinked before this call returns).
         // Release the pointer the slot held, not one made from `expected`: a
         // pointer derived from a shared reference may not be used to drop.
         // SAFETY: `taken` left the slot through the CAS above.
         unsafe { self.release_later(taken, guard) };
+        #[cfg(test)]
+        UNLINK_FALLBACKS.with(|n| n.set(n.get() + 1));
         let _ = self.search(start, so_key, true, guard);
         true
     }
@@ -1097,7 +1139,11 @@ mod unlink_tests {
         let so_key = regular_key(hash);
         let start = map.dummy_for(map.bucket_of(hash), guard);
         let (pred, curr) = map.find(start, so_key, guard);
-        let (_, c, v) = map
+        let Found {
+            node_ref: c,
+            value: v,
+            ..
+        } = map
             .find_in_run(pred, curr, so_key, &id(k), guard)
             .expect("published");
         c.slot
@@ -1114,6 +1160,10 @@ mod unlink_tests {
         c.next.fetch_or(DELETED, Ordering::AcqRel, guard);
     }
 
+    fn fallbacks() -> usize {
+        UNLINK_FALLBACKS.with(core::cell::Cell::get)
+    }
+
     #[test]
     fn a_removal_behind_a_marked_node_unlinks_both() {
         // Every id in one run (one hash); new nodes go at the head of the
@@ -1124,27 +1174,92 @@ mod unlink_tests {
             for k in 0..6 {
                 assert!(map.publish(hash, &id(k), val(k, k), &guard).is_none());
             }
+            // Nothing marked in the way: one CAS unlinks the node, at the
+            // head of the run (5), inside it (1) and at its end (0).
+            let before = fallbacks();
+            for k in [5, 1, 0] {
+                let v = map.get(hash, &id(k), &guard).expect("published");
+                assert!(map.unpublish(hash, &id(k), v, &guard));
+            }
+            assert_eq!(fallbacks(), before, "hash {hash:#x}: a removal searched");
+            assert_eq!(map.debug_check().regular, 3, "hash {hash:#x}");
             kill_without_unlinking(&map, hash, 3, &guard);
             assert_eq!(map.debug_nodes().1, 1, "hash {hash:#x}: one marked node");
             // 2 follows the marked 3: the link to it carries the mark, so the
             // one-CAS unlink fails and the search unlinks both.
             let v = map.get(hash, &id(2), &guard).expect("published");
             assert!(map.unpublish(hash, &id(2), v, &guard));
+            assert_eq!(fallbacks(), before + 1, "hash {hash:#x}: no search");
             assert_eq!(
                 map.debug_nodes().1,
                 0,
                 "hash {hash:#x}: a marked node stayed"
             );
-            assert_eq!(map.debug_check().regular, 4, "hash {hash:#x}");
+            assert_eq!(map.debug_check().regular, 1, "hash {hash:#x}");
             for k in 0..6 {
                 let got = map.get(hash, &id(k), &guard).map(|x| x.v);
-                assert_eq!(
-                    got,
-                    (k != 2 && k != 3).then_some(k),
-                    "hash {hash:#x} id {k}"
-                );
+                assert_eq!(got, (k == 4).then_some(k), "hash {hash:#x} id {k}");
             }
-            assert_eq!(map.len(), 4);
+            assert_eq!(map.len(), 1);
+        }
+    }
+
+    /// Neighbours in one run removed and stored again by several threads at
+    /// once, while the table grows: whichever way each unlink goes, no
+    /// marked node is left and every thread's last word stands.
+    #[test]
+    fn neighbouring_removals_in_one_run_leave_no_marked_node() {
+        let (rounds, steps) = if cfg!(miri) { (1, 40) } else { (20, 2_000) };
+        for round in 0..rounds {
+            // One hash for every id: a single run, as `search` sees it.
+            let hash = 0x5bd1_e995_u64.wrapping_mul(round + 1);
+            let map: RawMap<Val, RandomState> = RawMap::new(2, RandomState::new());
+            // Ids 100.. in other buckets make the table grow meanwhile.
+            let last: Vec<Vec<Option<u32>>> = std::thread::scope(|s| {
+                let workers: Vec<_> = (0..4u32)
+                    .map(|t| {
+                        let map = &map;
+                        s.spawn(move || {
+                            let mut mine = vec![None; 4];
+                            for step in 0..steps {
+                                let guard = epoch::pin();
+                                let slot = (step as usize) % 4;
+                                let k = t * 4 + slot as u32;
+                                if step % 3 == 2 {
+                                    if let Some(v) = map.get(hash, &id(k), &guard) {
+                                        assert!(map.unpublish(hash, &id(k), v, &guard));
+                                    }
+                                    mine[slot] = None;
+                                } else {
+                                    map.publish(hash, &id(k), val(k, step), &guard);
+                                    mine[slot] = Some(step);
+                                }
+                                if step % 50 == 0 {
+                                    let g = 100 + t * steps + step;
+                                    let h = u64::from(g).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                                    map.publish(h, &id(g), val(g, 0), &guard);
+                                }
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            assert_eq!(
+                map.debug_nodes().1,
+                0,
+                "round {round}: a marked node stayed"
+            );
+            let guard = epoch::pin();
+            for (t, mine) in last.iter().enumerate() {
+                for (slot, want) in mine.iter().enumerate() {
+                    let k = t as u32 * 4 + slot as u32;
+                    let got = map.get(hash, &id(k), &guard).map(|x| x.v);
+                    assert_eq!(got, *want, "round {round} id {k}");
+                }
+            }
+            map.debug_check();
         }
     }
 }
