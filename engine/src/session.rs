@@ -16,7 +16,23 @@ pub(crate) struct SessionId {
 }
 
 impl SessionId {
+    #[inline]
     pub(crate) fn new(id: &[u8]) -> Result<SessionId, Error> {
+        // The common case (TLS session ids and ticket ids are 32 bytes): the
+        // id is built in place from a fixed-size copy, with no zeroing first
+        // and no memmove call.
+        if let Ok(full) = <&[u8; MAX_ID_LEN]>::try_from(id) {
+            return Ok(SessionId {
+                len: MAX_ID_LEN as u8,
+                bytes: *full,
+            });
+        }
+        SessionId::new_short(id)
+    }
+
+    /// [`new`](Self::new) for ids that are not 32 bytes long.
+    #[cold]
+    fn new_short(id: &[u8]) -> Result<SessionId, Error> {
         if id.is_empty() {
             return Err(Error::EmptyId);
         }
@@ -24,12 +40,7 @@ impl SessionId {
             return Err(Error::IdTooLong { len: id.len() });
         }
         let mut bytes = [0; MAX_ID_LEN];
-        match <&[u8; MAX_ID_LEN]>::try_from(id) {
-            // The common case (TLS session ids and ticket ids are 32 bytes):
-            // a fixed-size copy the compiler inlines, not a memmove call.
-            Ok(full) => bytes = *full,
-            Err(_) => bytes[..id.len()].copy_from_slice(id),
-        }
+        bytes[..id.len()].copy_from_slice(id);
         Ok(SessionId {
             // The length was checked against MAX_ID_LEN (32) just above.
             len: id.len() as u8,
@@ -163,5 +174,35 @@ impl<V: fmt::Debug> fmt::Debug for Session<V> {
             .field("resumable", &self.is_resumable())
             .field("value", &self.value)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every length from 1 to 32 round-trips, the two ends fail with their
+    /// own errors, and an id never equals the same bytes with a zero byte
+    /// added: the 32-byte fast path and the short path must agree on both
+    /// the bytes and the length.
+    #[test]
+    fn ids_of_every_length_round_trip_and_zero_padding_does_not_collide() {
+        let bytes: Vec<u8> = (1..=33).collect();
+        for len in 1..=MAX_ID_LEN {
+            let id = SessionId::new(&bytes[..len]).unwrap();
+            assert_eq!(id.as_bytes(), &bytes[..len], "length {len}");
+            let mut padded = bytes[..len - 1].to_vec();
+            padded.push(0);
+            let shorter = SessionId::new(&bytes[..len - 1]);
+            if let Ok(shorter) = shorter {
+                assert_ne!(SessionId::new(&padded).unwrap(), shorter, "length {len}");
+            }
+        }
+        assert_eq!(SessionId::new(&[]), Err(Error::EmptyId));
+        assert_eq!(SessionId::new(&bytes), Err(Error::IdTooLong { len: 33 }));
+        let mut zeros31 = [0u8; 31].to_vec();
+        let short = SessionId::new(&zeros31).unwrap();
+        zeros31.push(0);
+        assert_ne!(SessionId::new(&zeros31).unwrap(), short);
     }
 }
