@@ -13,6 +13,8 @@ use core::ops::Bound;
 use std::sync::Arc;
 
 use crate::sync::epoch::Guard;
+#[cfg(not(sesscache_loom))]
+use crate::sync::prefetch;
 
 /// (expiry in seconds, insertion sequence number).
 pub(crate) type IndexKey = (u64, u64);
@@ -37,6 +39,55 @@ pub(crate) trait ExpiryIndex<T>: Send + Sync {
         visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     );
     fn len(&self) -> usize;
+
+    /// Loads (a hint: it only reads, and may help unlink removed entries as
+    /// any walk does) the entries of each range `[start, stop)` of
+    /// `ranges`, at most `steps` of each, walking the ranges side by side.
+    /// An ordered list is a chain of dependent loads, which one walk takes
+    /// one cache miss at a time; walks of several ranges, interleaved, have
+    /// their misses overlap. Returns how many entries it loaded. The
+    /// default does nothing.
+    fn warm(&self, ranges: &[(IndexKey, IndexKey)], steps: usize, guard: &Guard) -> usize {
+        let _ = (ranges, steps, guard);
+        0
+    }
+}
+
+/// How many ranges a flush's warm-up walks side by side.
+pub(crate) const WARM_RANGES: usize = 4;
+
+/// The ranges a flush of the keys in `[first, (t, 0))` warms (see
+/// [`ExpiryIndex::warm`]): consecutive, in key order, together exactly
+/// `[first, (t, 0))` (some may be empty), `first` being the index's first
+/// key, which must be below `(t, 0)`. Expired sessions spread over several
+/// seconds are split by expiry; within one second (all expired at `t - 1`)
+/// by sequence number, up to `next_seq`, the next one to be handed out.
+pub(crate) fn warm_ranges(
+    first: IndexKey,
+    t: u64,
+    next_seq: u64,
+) -> [(IndexKey, IndexKey); WARM_RANGES] {
+    let (e0, q0) = first;
+    debug_assert!(e0 < t, "nothing expired: {first:?} against {t}");
+    let k = WARM_RANGES as u128;
+    let cut = |i: usize| -> IndexKey {
+        let i = i as u128;
+        if i == 0 {
+            first
+        } else if i == k {
+            (t, 0)
+        } else if t - e0 >= 2 {
+            // Below t: (t - e0) * i / k < t - e0 for i < k. Not below
+            // `first`, which may lie within the first second.
+            (e0 + ((u128::from(t - e0) * i / k) as u64), 0).max(first)
+        } else {
+            // Below next_seq (or q0 itself when nothing was handed out
+            // after it), so within expiry e0 = t - 1.
+            let span = u128::from(next_seq.saturating_sub(q0));
+            (e0, q0 + (span * i / k) as u64)
+        }
+    };
+    core::array::from_fn(|i| (cut(i), cut(i + 1)))
 }
 
 /// The production index: a lock-free skiplist, used through crossbeam's
@@ -99,6 +150,32 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
             }
             cursor = e.next();
         }
+    }
+
+    fn warm(&self, ranges: &[(IndexKey, IndexKey)], steps: usize, guard: &Guard) -> usize {
+        debug_assert!(ranges.len() <= WARM_RANGES, "{} ranges", ranges.len());
+        let mut cursors: [Option<crossbeam_skiplist::base::Entry<'_, '_, IndexKey, Arc<T>>>;
+            WARM_RANGES] = Default::default();
+        for (c, (start, _)) in cursors.iter_mut().zip(ranges) {
+            *c = self.list.lower_bound(Bound::Included(start), guard);
+        }
+        let mut loaded = 0;
+        for _ in 0..steps {
+            let before = loaded;
+            for (c, (_, stop)) in cursors.iter_mut().zip(ranges) {
+                let Some(e) = c.take() else { continue };
+                if e.key() < stop {
+                    // The entry is what retiring this one reads first.
+                    prefetch(Arc::as_ptr(e.value()));
+                    *c = e.next();
+                    loaded += 1;
+                }
+            }
+            if loaded == before {
+                break;
+            }
+        }
+        loaded
     }
 
     fn len(&self) -> usize {
@@ -172,6 +249,93 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
 mod tests {
     use super::*;
     use crate::sync::epoch;
+
+    /// The warm-up's ranges tile `[first, (t, 0))` in key order, over
+    /// small, large and extreme configurations: expiries spread over many
+    /// seconds (cut on whole seconds, evenly), over fewer seconds than
+    /// ranges, within one second (cut on sequence numbers below
+    /// `next_seq`, evenly), and a counter that wrapped below `first`.
+    #[test]
+    fn warm_ranges_tile_the_expired_keys() {
+        let cases: [(IndexKey, u64, u64); 8] = [
+            ((10, 3), 1_010, 50),
+            ((10, 3), 12, 50),
+            ((10, 3), 11, 4_003),
+            ((10, 3), 11, 3),
+            ((10, 3), 11, 1),
+            ((0, 0), u64::MAX, u64::MAX),
+            (
+                (u64::MAX - 1, crate::entry::MAX_SEQ),
+                u64::MAX,
+                crate::entry::MAX_SEQ,
+            ),
+            ((5, 0), 9, 0),
+        ];
+        for (first, t, next_seq) in cases {
+            let r = warm_ranges(first, t, next_seq);
+            let case = format!("{first:?} t={t} next_seq={next_seq}: {r:?}");
+            assert_eq!(r[0].0, first, "{case}");
+            assert_eq!(r[WARM_RANGES - 1].1, (t, 0), "{case}");
+            for w in r.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "contiguous: {case}");
+            }
+            for (start, stop) in r {
+                assert!(start <= stop, "ordered: {case}");
+            }
+        }
+        // Many seconds: whole seconds, a quarter each.
+        let r = warm_ranges((10, 3), 1_010, 50);
+        assert_eq!(
+            r.map(|(s, _)| s),
+            [(10, 3), (260, 0), (510, 0), (760, 0)],
+            "{r:?}"
+        );
+        // One second: sequence numbers from 3 up to 4 003, a quarter each.
+        let r = warm_ranges((10, 3), 11, 4_003);
+        assert_eq!(
+            r.map(|(s, _)| s),
+            [(10, 3), (10, 1_003), (10, 2_003), (10, 3_003)],
+            "{r:?}"
+        );
+    }
+
+    /// The warm-up walks each range up to its stop and at most `steps`
+    /// entries of each, and changes nothing.
+    #[test]
+    fn warm_loads_each_range_up_to_its_stop_and_step_budget() {
+        let idx: SkipIndex<u64> = SkipIndex::new();
+        let g = epoch::pin();
+        for i in 0..1_000 {
+            idx.insert((i / 10, i), Arc::new(i), &g);
+        }
+        let quarters = [
+            ((0, 0), (25, 0)),
+            ((25, 0), (50, 0)),
+            ((50, 0), (75, 0)),
+            ((75, 0), (100, 0)),
+        ];
+        assert_eq!(idx.warm(&quarters, 1_000, &g), 1_000);
+        assert_eq!(idx.warm(&quarters, 100, &g), 400);
+        assert_eq!(idx.warm(&quarters, 0, &g), 0);
+        // Uneven ranges, one empty, one past the last key, one ending
+        // between two keys of one expiry.
+        let uneven = [
+            ((0, 0), (0, 5)),
+            ((3, 0), (3, 0)),
+            ((99, 995), (200, 0)),
+            ((10, 0), (11, 0)),
+        ];
+        // 5 before (0, 5), none in the empty range, 5 from (99, 995), 10.
+        assert_eq!(idx.warm(&uneven, 1_000, &g), 20);
+        assert_eq!(idx.warm(&[], 1_000, &g), 0);
+        assert_eq!(idx.len(), 1_000);
+        let mut keys = Vec::new();
+        idx.scan(Bound::Unbounded, Bound::Unbounded, &g, &mut |k, _| {
+            keys.push(*k);
+            true
+        });
+        assert_eq!(keys, (0..1_000).map(|i| (i / 10, i)).collect::<Vec<_>>());
+    }
 
     /// What a scan hands out stays valid for its guard while another thread
     /// removes those very entries (under Miri, a use after free here is
