@@ -39,52 +39,59 @@ pub(crate) trait ExpiryIndex<T>: Send + Sync {
         visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     );
     fn len(&self) -> usize;
-
-    /// Loads (a hint: it only reads, and may help unlink removed entries as
-    /// any walk does) the entries of each range `[start, stop)` of
-    /// `ranges`, at most `steps` of each, walking the ranges side by side.
-    /// An ordered list is a chain of dependent loads, which one walk takes
-    /// one cache miss at a time; walks of several ranges, interleaved, have
-    /// their misses overlap. Returns how many entries it loaded. The
-    /// default does nothing.
-    fn warm(&self, ranges: &[(IndexKey, IndexKey)], steps: usize, guard: &Guard) -> usize {
-        let _ = (ranges, steps, guard);
-        0
-    }
 }
 
-/// How many ranges a flush's warm-up walks side by side.
+/// How many ranges a flush's warm-up walks side by side
+/// ([`SkipIndex::warm`]).
+#[cfg(not(sesscache_loom))]
 pub(crate) const WARM_RANGES: usize = 4;
 
-/// The ranges a flush of the keys in `[first, (t, 0))` warms (see
-/// [`ExpiryIndex::warm`]): consecutive, in key order, together exactly
-/// `[first, (t, 0))` (some may be empty), `first` being the index's first
-/// key, which must be below `(t, 0)`. Expired sessions spread over several
-/// seconds are split by expiry; within one second (all expired at `t - 1`)
-/// by sequence number, up to `next_seq`, the next one to be handed out.
+/// The ranges a flush's warm-up walks ([`SkipIndex::warm`]) for the
+/// expired keys `[first, last]`, the index's first and last keys below
+/// `(t, 0)`: consecutive, in key order, together exactly `[first, (t, 0))`
+/// (some may be empty).
+///
+/// Keys spanning at least [`WARM_RANGES`] seconds are cut on whole seconds,
+/// evenly. Keys within fewer seconds — an automatic flush every second
+/// meets one or two — are cut on sequence numbers, evenly between `first`'s
+/// and `last`'s, each cut in the second its share of the sequence numbers
+/// falls in, the seconds shared out evenly too (exact within one second;
+/// with a fixed timeout, sessions expire in the order they were added, so
+/// later seconds hold higher sequence numbers). Where the sequence numbers do not grow from
+/// `first` to `last` (timeouts that differ), the cuts fall back to whole
+/// seconds.
+#[cfg(not(sesscache_loom))]
 pub(crate) fn warm_ranges(
     first: IndexKey,
+    last: IndexKey,
     t: u64,
-    next_seq: u64,
 ) -> [(IndexKey, IndexKey); WARM_RANGES] {
-    let (e0, q0) = first;
-    debug_assert!(e0 < t, "nothing expired: {first:?} against {t}");
+    let ((e0, q0), (el, ql)) = (first, last);
+    debug_assert!(
+        first <= last && el < t,
+        "{first:?} ..= {last:?} against {t}"
+    );
     let k = WARM_RANGES as u128;
+    let by_seconds = el - e0 >= WARM_RANGES as u64 || ql < q0;
     let cut = |i: usize| -> IndexKey {
         let i = i as u128;
         if i == 0 {
             first
         } else if i == k {
             (t, 0)
-        } else if t - e0 >= 2 {
-            // Below t: (t - e0) * i / k < t - e0 for i < k. Not below
-            // `first`, which may lie within the first second.
-            (e0 + ((u128::from(t - e0) * i / k) as u64), 0).max(first)
+        } else if by_seconds {
+            // Within [e0, el]: (el + 1 - e0) * i / k ≤ el - e0 for i < k.
+            // Not below `first`, which may lie within its second.
+            let span = u128::from(el - e0) + 1;
+            (e0 + (span * i / k) as u64, 0).max(first)
         } else {
-            // Below next_seq (or q0 itself when nothing was handed out
-            // after it), so within expiry e0 = t - 1.
-            let span = u128::from(next_seq.saturating_sub(q0));
-            (e0, q0 + (span * i / k) as u64)
+            // The seconds [e0, el] shared out over the sequence numbers
+            // [q0, ql] evenly: both grow with i, and stay within their
+            // spans (step < span).
+            let span = u128::from(ql - q0) + 1;
+            let step = span * i / k;
+            let e = (u128::from(el - e0) + 1) * step / span;
+            (e0 + e as u64, q0 + step as u64)
         }
     };
     core::array::from_fn(|i| (cut(i), cut(i + 1)))
@@ -109,6 +116,69 @@ impl<T> SkipIndex<T> {
                 crossbeam_epoch::default_collector().clone(),
             ),
         }
+    }
+}
+
+/// The flush's warm-up (docs/DESIGN.md § 4): only a hint, outside the
+/// protocol the model checker sees, so the stand-in has none.
+#[cfg(not(sesscache_loom))]
+impl<T> SkipIndex<T> {
+    /// The first and the last key below `upper`, if any.
+    pub(crate) fn span_below(
+        &self,
+        upper: IndexKey,
+        guard: &Guard,
+    ) -> Option<(IndexKey, IndexKey)> {
+        let first = *self.list.front(guard)?.key();
+        if first >= upper {
+            return None;
+        }
+        let last = *self.list.upper_bound(Bound::Excluded(&upper), guard)?.key();
+        // A concurrent removal can leave `last` before `first`.
+        (first <= last).then_some((first, last))
+    }
+
+    /// Loads the entries of each range `[start, stop)` of `ranges` (at most
+    /// [`WARM_RANGES`]), at most `steps` of each, walking the ranges side
+    /// by side, and prefetches each entry's value; returns how many entries
+    /// it loaded. The skiplist's bottom level is a chain of dependent
+    /// loads, which one walk takes one cache miss at a time; walks of
+    /// several ranges, interleaved, have their misses overlap. Only a hint:
+    /// it changes nothing but may help unlink removed entries, as any walk
+    /// does.
+    pub(crate) fn warm(
+        &self,
+        ranges: &[(IndexKey, IndexKey)],
+        steps: usize,
+        guard: &Guard,
+    ) -> usize {
+        debug_assert!(ranges.len() <= WARM_RANGES, "{} ranges", ranges.len());
+        let mut cursors: [Option<crossbeam_skiplist::base::Entry<'_, '_, IndexKey, Arc<T>>>;
+            WARM_RANGES] = Default::default();
+        for (c, (start, stop)) in cursors.iter_mut().zip(ranges) {
+            if start < stop {
+                *c = self.list.lower_bound(Bound::Included(start), guard);
+            }
+        }
+        let mut loaded = 0;
+        for step in 1..=steps {
+            let before = loaded;
+            for (c, (_, stop)) in cursors.iter_mut().zip(ranges) {
+                let Some(e) = c.take() else { continue };
+                if e.key() < stop {
+                    // The entry is what retiring this one reads first.
+                    prefetch(Arc::as_ptr(e.value()));
+                    loaded += 1;
+                    if step < steps {
+                        *c = e.next();
+                    }
+                }
+            }
+            if loaded == before {
+                break;
+            }
+        }
+        loaded
     }
 }
 
@@ -150,32 +220,6 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
             }
             cursor = e.next();
         }
-    }
-
-    fn warm(&self, ranges: &[(IndexKey, IndexKey)], steps: usize, guard: &Guard) -> usize {
-        debug_assert!(ranges.len() <= WARM_RANGES, "{} ranges", ranges.len());
-        let mut cursors: [Option<crossbeam_skiplist::base::Entry<'_, '_, IndexKey, Arc<T>>>;
-            WARM_RANGES] = Default::default();
-        for (c, (start, _)) in cursors.iter_mut().zip(ranges) {
-            *c = self.list.lower_bound(Bound::Included(start), guard);
-        }
-        let mut loaded = 0;
-        for _ in 0..steps {
-            let before = loaded;
-            for (c, (_, stop)) in cursors.iter_mut().zip(ranges) {
-                let Some(e) = c.take() else { continue };
-                if e.key() < stop {
-                    // The entry is what retiring this one reads first.
-                    prefetch(Arc::as_ptr(e.value()));
-                    *c = e.next();
-                    loaded += 1;
-                }
-            }
-            if loaded == before {
-                break;
-            }
-        }
-        loaded
     }
 
     fn len(&self) -> usize {
@@ -251,52 +295,105 @@ mod tests {
     use crate::sync::epoch;
 
     /// The warm-up's ranges tile `[first, (t, 0))` in key order, over
-    /// small, large and extreme configurations: expiries spread over many
-    /// seconds (cut on whole seconds, evenly), over fewer seconds than
-    /// ranges, within one second (cut on sequence numbers below
-    /// `next_seq`, evenly), and a counter that wrapped below `first`.
+    /// small, large and extreme configurations: keys over many seconds,
+    /// over two and three, within one, a single key, sequence numbers that
+    /// fall from `first` to `last` (timeouts that differ), and the ends of
+    /// the key space.
     #[test]
     fn warm_ranges_tile_the_expired_keys() {
-        let cases: [(IndexKey, u64, u64); 8] = [
-            ((10, 3), 1_010, 50),
-            ((10, 3), 12, 50),
-            ((10, 3), 11, 4_003),
-            ((10, 3), 11, 3),
-            ((10, 3), 11, 1),
-            ((0, 0), u64::MAX, u64::MAX),
-            (
-                (u64::MAX - 1, crate::entry::MAX_SEQ),
-                u64::MAX,
-                crate::entry::MAX_SEQ,
-            ),
-            ((5, 0), 9, 0),
+        let max_seq = crate::entry::MAX_SEQ;
+        let cases: [(IndexKey, IndexKey, u64); 9] = [
+            ((10, 3), (1_009, 50_000), 1_010),
+            ((10, 3), (11, 60), 12),
+            ((10, 3), (12, 90), 13),
+            ((10, 3), (12, 1), 13),
+            ((10, 3), (10, 3), 11),
+            ((10, 3), (10, 4_003), 11),
+            ((5, 0), (5, 0), 9),
+            ((0, 0), (u64::MAX - 1, max_seq), u64::MAX),
+            ((u64::MAX - 1, max_seq), (u64::MAX - 1, max_seq), u64::MAX),
         ];
-        for (first, t, next_seq) in cases {
-            let r = warm_ranges(first, t, next_seq);
-            let case = format!("{first:?} t={t} next_seq={next_seq}: {r:?}");
+        for (first, last, t) in cases {
+            let r = warm_ranges(first, last, t);
+            let case = format!("{first:?} ..= {last:?}, t = {t}: {r:?}");
             assert_eq!(r[0].0, first, "{case}");
             assert_eq!(r[WARM_RANGES - 1].1, (t, 0), "{case}");
             for w in r.windows(2) {
                 assert_eq!(w[0].1, w[1].0, "contiguous: {case}");
             }
             for (start, stop) in r {
-                assert!(start <= stop, "ordered: {case}");
+                assert!(start <= stop && stop <= (t, 0), "ordered: {case}");
             }
         }
-        // Many seconds: whole seconds, a quarter each.
-        let r = warm_ranges((10, 3), 1_010, 50);
-        assert_eq!(
-            r.map(|(s, _)| s),
-            [(10, 3), (260, 0), (510, 0), (760, 0)],
-            "{r:?}"
-        );
-        // One second: sequence numbers from 3 up to 4 003, a quarter each.
-        let r = warm_ranges((10, 3), 11, 4_003);
-        assert_eq!(
-            r.map(|(s, _)| s),
-            [(10, 3), (10, 1_003), (10, 2_003), (10, 3_003)],
-            "{r:?}"
-        );
+    }
+
+    /// How many of `idx`'s keys each range holds.
+    fn per_range(idx: &SkipIndex<u64>, ranges: &[(IndexKey, IndexKey)]) -> Vec<usize> {
+        let g = epoch::pin();
+        ranges
+            .iter()
+            .map(|r| idx.warm(core::slice::from_ref(r), usize::MAX, &g))
+            .collect()
+    }
+
+    /// The ranges share the expired keys out evenly in the layouts a flush
+    /// meets — one expiry per second, a fixed timeout whose expired
+    /// sessions fill one, two or three seconds while live ones (with higher
+    /// sequence numbers) follow — and at least tile them where timeouts
+    /// differ. Cutting sequence numbers up to the counter's next value
+    /// rather than the last expired key's, or by seconds when there are
+    /// only a few, leaves ranges empty here.
+    #[test]
+    fn warm_ranges_share_the_expired_keys_out_evenly() {
+        // (keys, t, expected per range)
+        let one_per_second: Vec<IndexKey> = (0..1_000).map(|i| (10 + i, i)).collect();
+        let fixed_timeout = |seconds: u64, per_second: u64| -> Vec<IndexKey> {
+            (0..seconds * per_second)
+                .map(|q| (10 + q / per_second, q))
+                // Live sessions: added later, expiring much later.
+                .chain((0..500).map(|i| (5_000, seconds * per_second + i)))
+                .collect()
+        };
+        let differing: Vec<IndexKey> = (0..1_000).map(|q: u64| (10 + (q * 7919) % 3, q)).collect();
+        let layouts: [(Vec<IndexKey>, u64, Option<[usize; WARM_RANGES]>); 6] = [
+            (one_per_second, 1_010, Some([250; 4])),
+            (fixed_timeout(1, 1_000), 11, Some([250; 4])),
+            (fixed_timeout(2, 500), 12, Some([250; 4])),
+            (fixed_timeout(3, 300), 13, Some([225; 4])),
+            (fixed_timeout(5, 200), 15, Some([200, 200, 200, 400])),
+            (differing, 13, None),
+        ];
+        for (keys, t, expected) in layouts {
+            let idx: SkipIndex<u64> = SkipIndex::new();
+            let g = epoch::pin();
+            for &k in &keys {
+                idx.insert(k, Arc::new(k.1), &g);
+            }
+            let expired = keys.iter().filter(|k| k.0 < t).count();
+            let (first, last) = idx.span_below((t, 0), &g).expect("some expired");
+            let r = warm_ranges(first, last, t);
+            let counts = per_range(&idx, &r);
+            assert_eq!(counts.iter().sum::<usize>(), expired, "{r:?}");
+            if let Some(expected) = expected {
+                assert_eq!(counts, expected, "t = {t}: {r:?}");
+            }
+        }
+    }
+
+    /// `span_below` finds the first and last key below a bound, and none
+    /// when nothing lies below it.
+    #[test]
+    fn span_below_finds_the_first_and_last_key_below_the_bound() {
+        let idx: SkipIndex<u64> = SkipIndex::new();
+        let g = epoch::pin();
+        assert_eq!(idx.span_below((10, 0), &g), None);
+        for i in 0..100 {
+            idx.insert((10 + i / 10, i), Arc::new(i), &g);
+        }
+        assert_eq!(idx.span_below((10, 0), &g), None);
+        assert_eq!(idx.span_below((10, 1), &g), Some(((10, 0), (10, 0))));
+        assert_eq!(idx.span_below((13, 0), &g), Some(((10, 0), (12, 29))));
+        assert_eq!(idx.span_below((u64::MAX, 0), &g), Some(((10, 0), (19, 99))));
     }
 
     /// The warm-up walks each range up to its stop and at most `steps`
@@ -328,6 +425,8 @@ mod tests {
         // 5 before (0, 5), none in the empty range, 5 from (99, 995), 10.
         assert_eq!(idx.warm(&uneven, 1_000, &g), 20);
         assert_eq!(idx.warm(&[], 1_000, &g), 0);
+        // A range whose start is not below its stop loads nothing.
+        assert_eq!(idx.warm(&[((50, 0), (25, 0))], 1_000, &g), 0);
         assert_eq!(idx.len(), 1_000);
         let mut keys = Vec::new();
         idx.scan(Bound::Unbounded, Bound::Unbounded, &g, &mut |k, _| {

@@ -181,20 +181,29 @@ impl<V: fmt::Debug> fmt::Debug for Session<V> {
 mod tests {
     use super::*;
 
-    /// Every length from 1 to 32 round-trips, the two ends fail with their
-    /// own errors, and an id never equals the same bytes with a zero byte
-    /// added: the 32-byte fast path and the short path must agree on both
-    /// the bytes and the length.
+    /// Every length from 1 to 32 round-trips, with the bytes past the
+    /// length zero, so that equal ids built from different buffers are
+    /// equal and hash alike; an id never equals the same bytes with a zero
+    /// byte added; the two ends fail with their own errors. The 32-byte
+    /// fast path and the short path must agree on all of it.
     #[test]
     fn ids_of_every_length_round_trip_and_zero_padding_does_not_collide() {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
         let bytes: Vec<u8> = (1..=33).collect();
         for len in 1..=MAX_ID_LEN {
             let id = SessionId::new(&bytes[..len]).unwrap();
             assert_eq!(id.as_bytes(), &bytes[..len], "length {len}");
+            assert!(id.bytes[len..].iter().all(|&b| b == 0), "length {len}");
+            // The same bytes, from a buffer with other bytes after them.
+            let mut other = [0xAA; 64];
+            other[..len].copy_from_slice(&bytes[..len]);
+            let same = SessionId::new(&other[..len]).unwrap();
+            assert_eq!(same, id, "length {len}");
+            assert_eq!(hasher.hash_one(same), hasher.hash_one(id), "length {len}");
             let mut padded = bytes[..len - 1].to_vec();
             padded.push(0);
-            let shorter = SessionId::new(&bytes[..len - 1]);
-            if let Ok(shorter) = shorter {
+            if let Ok(shorter) = SessionId::new(&bytes[..len - 1]) {
                 assert_ne!(SessionId::new(&padded).unwrap(), shorter, "length {len}");
             }
         }
