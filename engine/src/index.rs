@@ -57,9 +57,9 @@ pub(crate) const WARM_RANGES: usize = 4;
 /// and `last`'s, each cut in the second its share of the sequence numbers
 /// falls in, the seconds shared out evenly too (exact within one second;
 /// with a fixed timeout, sessions expire in the order they were added, so
-/// later seconds hold higher sequence numbers). Where the sequence numbers do not grow from
-/// `first` to `last` (timeouts that differ), the cuts fall back to whole
-/// seconds.
+/// later seconds hold higher sequence numbers). Where the sequence numbers
+/// do not grow from `first` to `last` (timeouts that differ), the cuts fall
+/// back to whole seconds.
 #[cfg(not(sesscache_loom))]
 pub(crate) fn warm_ranges(
     first: IndexKey,
@@ -166,7 +166,7 @@ impl<T> SkipIndex<T> {
             for (c, (_, stop)) in cursors.iter_mut().zip(ranges) {
                 let Some(e) = c.take() else { continue };
                 if e.key() < stop {
-                    // The entry is what retiring this one reads first.
+                    // Retiring this index entry reads its `Entry` first.
                     prefetch(Arc::as_ptr(e.value()));
                     loaded += 1;
                     if step < steps {
@@ -339,8 +339,8 @@ mod tests {
     /// The ranges share the expired keys out evenly in the layouts a flush
     /// meets — one expiry per second, a fixed timeout whose expired
     /// sessions fill one, two or three seconds while live ones (with higher
-    /// sequence numbers) follow — and at least tile them where timeouts
-    /// differ. Cutting sequence numbers up to the counter's next value
+    /// sequence numbers) follow — by whole seconds over five, and at least
+    /// tile them where timeouts differ. Cutting sequence numbers up to the counter's next value
     /// rather than the last expired key's, or by seconds when there are
     /// only a few, leaves ranges empty here.
     #[test]
