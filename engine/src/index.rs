@@ -340,9 +340,14 @@ mod tests {
     /// meets — one expiry per second, a fixed timeout whose expired
     /// sessions fill one, two or three seconds while live ones (with higher
     /// sequence numbers) follow — by whole seconds over five, and at least
-    /// tile them where timeouts differ. Cutting sequence numbers up to the counter's next value
-    /// rather than the last expired key's, or by seconds when there are
-    /// only a few, leaves ranges empty here.
+    /// tile them where timeouts differ. Cutting sequence numbers up to the
+    /// counter's next value rather than the last expired key's, or by
+    /// seconds when there are only a few, leaves ranges empty here. Where
+    /// the sequence numbers fall from the first expired key to the last (a
+    /// server that shortened its timeout: older sessions expire later), the
+    /// cuts fall back to whole seconds, one range per second over three
+    /// seconds and a quarter of them each over eight; cutting such keys by
+    /// sequence number would overflow.
     #[test]
     fn warm_ranges_share_the_expired_keys_out_evenly() {
         // (keys, t, expected per range)
@@ -355,13 +360,24 @@ mod tests {
                 .collect()
         };
         let differing: Vec<IndexKey> = (0..1_000).map(|q: u64| (10 + (q * 7919) % 3, q)).collect();
-        let layouts: [(Vec<IndexKey>, u64, Option<[usize; WARM_RANGES]>); 6] = [
+        // The newest sessions expire first: sequence numbers fall with the
+        // seconds.
+        let falling = |seconds: u64, per_second: u64| -> Vec<IndexKey> {
+            let n = seconds * per_second;
+            (0..n)
+                .map(|q| (10 + (n - 1 - q) / per_second, q))
+                .chain((0..500).map(|i| (5_000, n + i)))
+                .collect()
+        };
+        let layouts: [(Vec<IndexKey>, u64, Option<[usize; WARM_RANGES]>); 8] = [
             (one_per_second, 1_010, Some([250; 4])),
             (fixed_timeout(1, 1_000), 11, Some([250; 4])),
             (fixed_timeout(2, 500), 12, Some([250; 4])),
             (fixed_timeout(3, 300), 13, Some([225; 4])),
             (fixed_timeout(5, 200), 15, Some([200, 200, 200, 400])),
             (differing, 13, None),
+            (falling(3, 300), 13, Some([0, 300, 300, 300])),
+            (falling(8, 125), 18, Some([250; 4])),
         ];
         for (keys, t, expected) in layouts {
             let idx: SkipIndex<u64> = SkipIndex::new();
