@@ -471,10 +471,17 @@ fn header(out: &mut String, r: &Results) {
     };
     let _ = writeln!(
         out,
-        "- **Machine:** {cpus}, {}, {}, {}",
+        "- **Machine:** {cpus}, {}, {}, {}; transparent huge pages: {}; \
+         GLIBC_TUNABLES: {}",
         or_dash(&m.cpu_model),
         fmt_bytes(m.memory_bytes),
-        or_dash(&m.os)
+        or_dash(&m.os),
+        or_dash(&m.transparent_hugepages),
+        match m.glibc_tunables.as_deref() {
+            None => DASH.to_string(),
+            Some(t) if t.trim().is_empty() => "unset".to_string(),
+            Some(t) => format!("`` {t} ``"),
+        }
     );
     let versions = if r.versions.is_empty() {
         DASH.to_string()

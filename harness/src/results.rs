@@ -90,6 +90,18 @@ pub struct Machine {
     pub memory_bytes: u64,
     /// Operating system and architecture.
     pub os: String,
+    /// Linux's transparent huge page mode (`always`, `madvise`, `never`),
+    /// empty where unknown. With `madvise`, glibc's heap keeps 4 KiB pages
+    /// unless `GLIBC_TUNABLES` asks otherwise, and a cache of 10⁶ sessions
+    /// spreads over ~10⁵ of them: W6's large points pay for the misses in
+    /// the processor's address translation.
+    #[serde(default)]
+    pub transparent_hugepages: String,
+    /// The `GLIBC_TUNABLES` the run had (malloc's settings, e.g.
+    /// `glibc.malloc.hugetlb=1`): empty when unset, `None` when not
+    /// recorded (results from before this field).
+    #[serde(default)]
+    pub glibc_tunables: Option<String>,
 }
 
 /// The workload name of W5's reference cells: W1 at one thread per core,

@@ -67,7 +67,10 @@ fn header_and_caches() {
     assert!(md.contains("2025-01-02T03:04:05+00:00"));
     assert!(md.contains("**Mode:** quick"));
     assert!(md.contains("sesscache-harness --threads 1,2,4 --repeats 3"));
-    assert!(md.contains("2 logical CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory, linux x86_64"));
+    assert!(md.contains(
+        "2 logical CPUs, Test CPU @ 3.0GHz, 8.0 GiB memory, linux x86_64; \
+         transparent huge pages: madvise; GLIBC_TUNABLES: `` glibc.malloc.hugetlb=1 ``\n"
+    ));
     // One entry per name, separated by semicolons: a version may list
     // several crates, separated by commas.
     assert!(
@@ -718,6 +721,9 @@ fn empty_results_render() {
     assert!(md.contains("0 met, 0 not met, 10 not measured."));
     assert!(!md.contains("| met |"));
     assert!(md.contains("## Notes\n\nNone.\n"));
+    // Results from before the machine's page settings were recorded say
+    // nothing about them, not that they were unset.
+    assert!(md.contains("transparent huge pages: —; GLIBC_TUNABLES: —\n"));
 
     let dir = scratch_dir("empty");
     let written = plots::draw_all(&r, &dir).expect("nothing to draw is fine");
