@@ -2,6 +2,7 @@
 //! and writes `results/<timestamp>/` (results.json, report.md, SVG plots).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
@@ -68,7 +69,7 @@ struct Args {
     full: bool,
     /// Thread counts for the throughput workloads, comma-separated
     /// (default: 1, 2, 4, ... up to 2x the cores).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(usize))]
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(usize), allow_negative_numbers = true)]
     threads: Option<Vec<usize>>,
     /// Workloads to run (default: all).
     #[arg(long, value_delimiter = ',', value_enum)]
@@ -86,13 +87,13 @@ struct Args {
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
     /// Milliseconds per throughput measurement (default 250, 2000 with --full).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     cell_ms: Option<u64>,
     /// Repetitions of each throughput cell (default 1, 5 with --full).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     repeats: Option<usize>,
     /// Size of a session value in bytes.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true)]
     value_bytes: usize,
     /// Directory under which results/<timestamp>/ is written.
     #[arg(long, default_value = "results")]
@@ -103,8 +104,20 @@ struct Args {
     redraw: Option<PathBuf>,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
+/// Runs the harness; an error is printed as one line with its causes
+/// (`error: reading x: No such file`), never with a backtrace, even under
+/// `RUST_BACKTRACE=1`.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     if let Some(json) = &args.redraw {
         let data =
             std::fs::read_to_string(json).with_context(|| format!("reading {}", json.display()))?;
@@ -127,6 +140,14 @@ fn main() -> Result<()> {
     }
     if args.value_bytes == 0 || args.value_bytes > 1 << 20 {
         bail!("--value-bytes must be between 1 and 1048576");
+    }
+    let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 250 }));
+    if cell.is_zero() || cell > Duration::from_secs(600) {
+        bail!("--cell-ms must be between 1 and 600000");
+    }
+    let repeats = args.repeats.unwrap_or(if args.full { 5 } else { 1 });
+    if repeats == 0 || repeats > 100 {
+        bail!("--repeats must be between 1 and 100");
     }
     let all = drivers::suite(args.redis_url.as_deref());
     let known: Vec<&str> = all.iter().map(|d| d.name()).collect();
@@ -181,14 +202,6 @@ fn main() -> Result<()> {
         }
     }
     let drivers = ready;
-    let cell = Duration::from_millis(args.cell_ms.unwrap_or(if args.full { 2000 } else { 250 }));
-    if cell.is_zero() || cell > Duration::from_secs(600) {
-        bail!("--cell-ms must be between 1 and 600000");
-    }
-    let repeats = args.repeats.unwrap_or(if args.full { 5 } else { 1 });
-    if repeats == 0 || repeats > 100 {
-        bail!("--repeats must be between 1 and 100");
-    }
 
     let start = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let mut suite = Suite {
