@@ -13,6 +13,7 @@ MUTANTS=(
     retire_without_cas
     unlink_before_retire
     decrement_on_lost_race
+    loser_skips_bound
     no_recheck_after_retired
     index_after_publish
     publish_before_init

@@ -199,7 +199,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         }
         let mut evicted = Vec::new();
         let new = self.insert(session, &mut evicted);
-        self.report_removed(evicted);
+        self.report_removed(None, evicted);
         new
     }
 
@@ -332,8 +332,24 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     }
 
     /// Retires `e` if no other thread has, and then removes it everywhere
-    /// (`hash`: the map hash of its id).
-    fn retire(&self, e: &Entry<V>, hash: u64, path: Path, guard: &Guard) -> bool {
+    /// (`hash`: the map hash of its id). A thread that loses the race runs
+    /// the eviction loop, pushing what it evicts to `evicted` for the caller
+    /// to report.
+    ///
+    /// The length drops *before* the claim, so an adder never counts an
+    /// entry that a remover has already claimed: counting it, the adder
+    /// could find the cache over its bound and evict another session, one
+    /// more than any sequential order would. A loser gives its unit back
+    /// and, since an adder may have relied on the lower count meanwhile,
+    /// checks the bound itself (docs/DESIGN.md § 4, "The size bound").
+    fn retire(
+        &self,
+        e: &Entry<V>,
+        hash: u64,
+        path: Path,
+        guard: &Guard,
+        evicted: &mut Vec<Arc<Session<V>>>,
+    ) -> bool {
         // Seeded bug: unlinking before the state transition lets a loser
         // unlink an entry it does not own (e.g. a PENDING one).
         #[cfg(sesscache_mutant = "unlink_before_retire")]
@@ -341,16 +357,30 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             self.map.unpublish(hash, e.session.session_id(), e, guard);
             self.index.remove(&e.key(), guard);
         }
-        // Seeded bug: the length drops even when another thread won.
-        #[cfg(sesscache_mutant = "decrement_on_lost_race")]
+        // AcqRel: see `insert`; the decrement is ordered before the claim,
+        // so an evictor that sees the entry RETIRED also sees the length
+        // without it.
         self.counters.len.fetch_sub(1, LEN_RMW);
         if !e.try_retire(path) {
+            // The unit goes back, then the bound is checked: an adder may
+            // have found the cache within it while the unit was off.
+            // AcqRel: see `insert`.
+            #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
+            self.counters.len.fetch_add(1, LEN_RMW);
+            #[cfg(not(any(
+                sesscache_mutant = "decrement_on_lost_race",
+                sesscache_mutant = "loser_skips_bound"
+            )))]
+            self.evict_to_capacity(None, guard, evicted);
+            // Seeded bugs: the unit is not given back, so the length drops
+            // twice for one entry; or the loser leaves the bound unchecked.
+            #[cfg(any(
+                sesscache_mutant = "decrement_on_lost_race",
+                sesscache_mutant = "loser_skips_bound"
+            ))]
+            let _ = evicted;
             return false;
         }
-        // AcqRel: see `insert`; the retirer's claim is ordered before the
-        // eviction decisions of adders that read the new length.
-        #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
-        self.counters.len.fetch_sub(1, LEN_RMW);
         self.unlink(e, hash, guard);
         true
     }
@@ -384,12 +414,18 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     }
 
     /// Retires whatever entry is cached under `id`; returns its session.
-    fn retire_id(&self, id: &SessionId) -> Option<Arc<Session<V>>> {
+    /// Sessions evicted on the way (see [`retire`](Self::retire)) go to
+    /// `evicted`.
+    fn retire_id(
+        &self,
+        id: &SessionId,
+        evicted: &mut Vec<Arc<Session<V>>>,
+    ) -> Option<Arc<Session<V>>> {
         let guard = epoch::pin();
         let hash = self.map.hash(id);
         loop {
             let e = self.find_live(hash, id, &guard)?;
-            if self.retire(e, hash, Path::Map, &guard) {
+            if self.retire(e, hash, Path::Map, &guard, evicted) {
                 return Some(e.session.clone());
             }
         }
@@ -400,11 +436,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// was one. Always marks `session` not resumable and calls `on_remove`
     /// with it, even when nothing was cached, so an external cache hears of it.
     pub fn remove(&self, session: &Session<V>) -> bool {
-        let found = self.retire_id(session.session_id()).is_some();
+        let mut evicted = Vec::new();
+        let found = self.retire_id(session.session_id(), &mut evicted).is_some();
         session.mark_not_resumable();
-        if let Some(hook) = &self.on_remove {
-            hook(session);
-        }
+        self.report_removed(Some(session), evicted);
         found
     }
 
@@ -419,13 +454,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let Ok(id) = SessionId::new(id) else {
             return false;
         };
-        let Some(session) = self.retire_id(&id) else {
+        let mut evicted = Vec::new();
+        let Some(session) = self.retire_id(&id, &mut evicted) else {
+            self.report_removed(None, evicted);
             return false;
         };
         session.mark_not_resumable();
-        if let Some(hook) = &self.on_remove {
-            hook(&session);
-        }
+        self.report_removed(Some(&session), evicted);
         true
     }
 
@@ -439,8 +474,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     pub fn take(&self, id: &[u8]) -> Option<Arc<Session<V>>> {
         let id = SessionId::new(id).ok()?;
         let now = self.clock.now();
-        let Some(session) = self.retire_id(&id) else {
+        let mut evicted = Vec::new();
+        let Some(session) = self.retire_id(&id, &mut evicted) else {
             self.stats.bump(Counter::Misses);
+            self.report_removed(None, evicted);
             return None;
         };
         session.mark_not_resumable();
@@ -450,9 +487,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         } else {
             Counter::Hits
         });
-        if let Some(hook) = &self.on_remove {
-            hook(&session);
-        }
+        self.report_removed(Some(&session), evicted);
         (!expired).then_some(session)
     }
 
@@ -518,16 +553,15 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 }
                 Some(e) => {
                     self.stats.bump(Counter::Timeouts);
+                    let mut evicted = Vec::new();
                     let removed = self
-                        .retire(e, hash, Path::Map, &guard)
+                        .retire(e, hash, Path::Map, &guard, &mut evicted)
                         .then(|| e.session.clone());
                     drop(guard);
-                    if let Some(s) = removed {
+                    if let Some(s) = &removed {
                         s.mark_not_resumable();
-                        if let Some(hook) = &self.on_remove {
-                            hook(&s);
-                        }
                     }
+                    self.report_removed(removed.as_deref(), evicted);
                     return None;
                 }
                 None => self.stats.bump(Counter::Misses),
@@ -576,13 +610,24 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// It visits only expired sessions. It is weakly consistent under
     /// concurrency: it removes every session that had expired at `t` and
     /// stayed cached for the whole flush; sessions added meanwhile may or
-    /// may not be removed.
+    /// may not be removed. It walks no further than the last expired
+    /// session cached when it began, so adds that keep coming (or that its
+    /// own `on_remove` makes) cannot keep it running: a `flush(0)` ends
+    /// even while other threads add.
     pub fn flush(&self, t: u64) -> usize {
-        let upper = if t == 0 {
+        let expired = if t == 0 {
             Bound::Unbounded
         } else {
             Bound::Excluded((t, 0))
         };
+        let last = {
+            let guard = epoch::pin();
+            self.index.last_within(expired, &guard)
+        };
+        let Some(last) = last else {
+            return 0;
+        };
+        let upper = Bound::Included(last);
         // flush(0) removes everything: nothing to split at.
         #[cfg(not(sesscache_loom))]
         if t != 0 {
@@ -592,6 +637,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let mut total = 0;
         let mut graveyard = Graveyard::new();
         let mut hashes = Vec::with_capacity(FLUSH_BATCH);
+        let mut evicted = Vec::new();
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
             let guard = epoch::pin();
@@ -610,7 +656,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             self.prefetch_paths(&candidates, &mut hashes, &guard);
             debug_assert_eq!(hashes.len(), candidates.len(), "one hash per entry");
             for (e, &hash) in candidates.into_iter().zip(&hashes) {
-                if self.retire(e, hash, Path::Index, &guard) {
+                if self.retire(e, hash, Path::Index, &guard, &mut evicted) {
                     e.session.mark_not_resumable();
                     removed.push(e.session.clone());
                     graveyard.hold(e.clone());
@@ -622,9 +668,12 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             drop(guard);
             graveyard.sweep();
             total += removed.len();
+            // Sessions evicted by a lost race (see `retire`) are reported
+            // with the batch but not counted as flushed.
+            removed.append(&mut evicted);
             // A panicking callback unwinds from here; the graveyard then
             // drops what it holds, which is always safe.
-            self.report_removed(removed);
+            self.report_removed(None, removed);
             if !more {
                 graveyard.drain();
                 return total;
@@ -678,13 +727,14 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         }
     }
 
-    /// Calls `on_remove` for each session, even if one of the calls panics;
-    /// the first panic is resumed once all were called. The sessions are
-    /// already unlinked, so a panic leaves the cache consistent.
-    fn report_removed(&self, sessions: Vec<Arc<Session<V>>>) {
+    /// Calls `on_remove` for `first`, if given, then for each of `sessions`,
+    /// even if one of the calls panics; the first panic is resumed once all
+    /// were called. The sessions are already unlinked, so a panic leaves the
+    /// cache consistent.
+    fn report_removed(&self, first: Option<&Session<V>>, sessions: Vec<Arc<Session<V>>>) {
         let Some(hook) = &self.on_remove else { return };
         let mut first_panic = None;
-        for s in &sessions {
+        for s in first.into_iter().chain(sessions.iter().map(|s| &**s)) {
             if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| hook(s))) {
                 first_panic.get_or_insert(p);
             }
@@ -722,7 +772,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             let guard = epoch::pin();
             self.evict_to_capacity(None, &guard, &mut evicted);
         }
-        self.report_removed(evicted);
+        self.report_removed(None, evicted);
     }
 
     /// The timeout given to sessions made by [`new_session`](Self::new_session).

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! `RETIRED` is final and is reached by exactly one successful CAS: that
-//! thread, and only that one, decrements the cache's length, empties the map
+//! thread, and only that one, keeps the decrement of the cache's length it
+//! made just before the CAS (a loser gives its unit back), empties the map
 //! slot (if the entry is still there), removes the index entry and reports
 //! the removal. A `PENDING` entry is invisible to flush and eviction (it is
 //! not cached yet) but a map-path operation that found it in the map may

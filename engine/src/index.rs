@@ -38,6 +38,9 @@ pub(crate) trait ExpiryIndex<T>: Send + Sync {
         guard: &'g Guard,
         visit: &mut dyn FnMut(&IndexKey, &'g Arc<T>) -> bool,
     );
+    /// The greatest key within `upper` (below it, or at it if included),
+    /// if any.
+    fn last_within(&self, upper: Bound<IndexKey>, guard: &Guard) -> Option<IndexKey>;
     fn len(&self) -> usize;
 }
 
@@ -222,6 +225,15 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
         }
     }
 
+    fn last_within(&self, upper: Bound<IndexKey>, guard: &Guard) -> Option<IndexKey> {
+        let last = match upper {
+            Bound::Unbounded => self.list.back(guard),
+            Bound::Included(k) => self.list.upper_bound(Bound::Included(&k), guard),
+            Bound::Excluded(k) => self.list.upper_bound(Bound::Excluded(&k), guard),
+        };
+        last.map(|e| *e.key())
+    }
+
     fn len(&self) -> usize {
         self.list.len()
     }
@@ -282,6 +294,13 @@ impl<T: Send + Sync + 'static> ExpiryIndex<T> for SkipIndex<T> {
                 break;
             }
         }
+    }
+
+    fn last_within(&self, upper: Bound<IndexKey>, _guard: &Guard) -> Option<IndexKey> {
+        let list = self.list.lock().unwrap();
+        list.range((Bound::Unbounded, upper))
+            .next_back()
+            .map(|(k, _)| *k)
     }
 
     fn len(&self) -> usize {

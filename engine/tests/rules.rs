@@ -440,6 +440,54 @@ fn flush_removes_strictly_expired_in_order() {
     }
 }
 
+/// A flush walks no further than the last expired session cached when it
+/// began: sessions added meanwhile — here by its own `on_remove`, one for
+/// every session it reports, between its batches — cannot keep it running.
+/// (Resuming after the last key it saw, an unbounded walk would remove each
+/// new session too, and then the ones added for those, until the hook
+/// stopped adding.)
+#[test]
+fn a_flush_ends_while_sessions_keep_coming() {
+    const CACHED: u32 = 200;
+    const HOOK_ADDS_AT_MOST: usize = 5_000;
+    for t in [0, 1_000] {
+        let cache_slot: Arc<OnceLock<Weak<SessionCache<u32>>>> = Arc::default();
+        let slot = cache_slot.clone();
+        let added = Arc::new(AtomicUsize::new(0));
+        let a2 = added.clone();
+        let cache = Arc::new(
+            SessionCache::builder()
+                .capacity(0)
+                .clock(ManualClock::new(0))
+                .mode(CacheMode::NO_AUTO_CLEAR)
+                .on_remove(move |_: &Session<u32>| {
+                    let Some(cache) = slot.get().and_then(Weak::upgrade) else {
+                        return;
+                    };
+                    let n = a2.fetch_add(1, Ordering::SeqCst);
+                    if n < HOOK_ADDS_AT_MOST {
+                        // Expires at 500: within the flush at 1 000 as well.
+                        let id = [b"new-".as_slice(), &n.to_be_bytes()].concat();
+                        cache.add(&sess(&id, 0, 500, 1));
+                    }
+                })
+                .build(),
+        );
+        cache_slot.set(Arc::downgrade(&cache)).unwrap();
+        for i in 0..CACHED {
+            cache.add(&sess(&i.to_be_bytes(), 0, 100 + u64::from(i), 0));
+        }
+        assert_eq!(cache.flush(t), CACHED as usize, "flush({t})");
+        // One add per report, all still cached.
+        assert_eq!(added.load(Ordering::SeqCst), CACHED as usize, "flush({t})");
+        assert_eq!(cache.len(), CACHED as usize, "flush({t})");
+        assert!(!cache.contains(&0u32.to_be_bytes()));
+        assert!(cache.contains(b"new-\0\0\0\0\0\0\0\0"));
+        let (map, index, _) = cache.debug_sizes();
+        assert_eq!((map, index), (cache.len(), cache.len()));
+    }
+}
+
 #[test]
 fn callbacks_may_reenter_the_cache() {
     // on_remove adds a replacement session, removes another, flushes: no

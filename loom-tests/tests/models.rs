@@ -21,9 +21,16 @@ type Cache = SessionCache<Value>;
 /// Runs `f` under loom, with at most 3 preemptions unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise.
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    model_bounded(3, f);
+}
+
+/// Runs `f` under loom, with at most `preemptions` preemptions unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise: for models whose scenario needs
+/// fewer and would take many minutes at 3.
+fn model_bounded<F: Fn() + Sync + Send + 'static>(preemptions: usize, f: F) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
+        builder.preemption_bound = Some(preemptions);
     }
     let executions = Arc::new(AtomicUsize::new(0));
     let counter = executions.clone();
@@ -225,6 +232,79 @@ fn m2b_remove_vs_eviction() {
 #[test]
 fn m2c_flush_vs_eviction() {
     remove_flush_evict(false, true, true);
+}
+
+/// Model 2d: remove of the soonest-expiring session `e` vs an add into the
+/// full cache (capacity 2: `e`, then `f`). Sequentially either the remove
+/// comes first (nothing evicted) or the add evicts `e` and the remove finds
+/// nothing; never both a successful remove and an eviction of `f`. Both
+/// orders end with two sessions cached. (Before the remover took its unit
+/// off `len` ahead of its claim, an adder could count `e` after the
+/// remover had claimed it, find the cache over its bound, and evict `f`.)
+///
+/// The race needs one preemption (the remover's, between its claim and its
+/// decrement); at 2 the model runs in seconds, at 3 in minutes.
+#[test]
+fn m2d_remove_vs_add_into_a_full_cache() {
+    model_bounded(2, || {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(2, &removals));
+        cache.add(&sess(b"e", 10, 50, 1));
+        cache.add(&sess(b"f", 10, 100, 2));
+        let c = cache.clone();
+        let remover = thread::spawn(move || c.remove_id(b"e"));
+        assert!(cache.add(&sess(b"g", 10, 200, 3)));
+        let removed = remover.join().unwrap();
+        let evicted = cache.stats().cache_full;
+        assert_eq!(removals.count(2), 0, "f is never evicted");
+        assert_eq!(
+            evicted,
+            u64::from(!removed),
+            "the remove or the eviction took e, not both, not neither"
+        );
+        assert_eq!(removals.count(1), 1, "e is reported once");
+        assert!(cache.contains(b"f") && cache.contains(b"g"));
+        assert_eq!(cache.len(), 2);
+        assert_consistent(&cache);
+    });
+}
+
+/// Model 2e: a retirer that loses its race settles the bound. Capacity 1,
+/// `e` cached and expired. One thread flushes; the other replaces `e` (so
+/// its replacement, not the flush, may retire it) and then adds `f`. While
+/// the flush's unit is off `len`, the add of `f` may find the cache within
+/// its bound and evict nothing; the flush, losing `e` to the replacement,
+/// gives the unit back and must then evict, or the cache would stay over
+/// its bound at quiescence (a remover by id would instead retry on the
+/// replacement and settle it that way). One preemption (the flush's, after
+/// its decrement) is enough, so the model runs at 2.
+#[test]
+fn m2e_losing_retirer_settles_the_bound() {
+    model_bounded(2, || {
+        let removals = Arc::new(Removals::default());
+        let cache = Arc::new(tiny(1, &removals));
+        cache.add(&sess(b"e", 0, 5, 1));
+        let c = cache.clone();
+        let flusher = thread::spawn(move || c.flush(10));
+        cache.add(&sess(b"e", 10, 60, 2));
+        cache.add(&sess(b"f", 10, 100, 3));
+        let flushed = flusher.join().unwrap();
+        assert!(
+            cache.len() <= 1,
+            "over the bound at quiescence: {}",
+            cache.len()
+        );
+        assert_consistent(&cache);
+        // e is flushed (and reported) or replaced silently; the replacement
+        // and f are each cached or reported once.
+        assert_eq!(removals.count(1), flushed);
+        let gone = removals.count(2) + removals.count(3);
+        assert_eq!(
+            gone + cache.len(),
+            2,
+            "e's replacement and f: cached or reported"
+        );
+    });
 }
 
 /// Model 3a: two takers of one ticket: exactly one wins, on_remove once.

@@ -102,7 +102,13 @@ fn session<V: Send + Sync + 'static>(
         // Removals made while Redis was away: send them now that it
         // answers, a batch per wake-up; after a failure, wait a pause.
         if link.pending.len() > 0 && Instant::now() >= next_drain && !link.drain_some() {
-            next_drain = Instant::now() + link.config.retry_after;
+            // A pause too long for an `Instant` (`Duration::MAX`) waits a
+            // year instead of panicking this thread.
+            let now = Instant::now();
+            next_drain = now
+                .checked_add(link.config.retry_after)
+                .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+                .unwrap_or(now);
         }
         let msg = match pubsub.get_message() {
             Ok(msg) => msg,
