@@ -107,14 +107,15 @@ pub trait SharedCache: Send + Sync {
         self.len() == 0
     }
     /// Fills the cache with `ids` before a measurement (untimed), each
-    /// stored at `now` for `timeout` seconds. By default each is stored
+    /// stored at `now` for `timeout` seconds, each with its own copy of
+    /// `value` ([`own_copy`](crate::ids::own_copy)). By default each is stored
     /// through one handle; a cache may take a faster path that leaves it in
     /// an equivalent state (every session found by every handle), and says
     /// so in its [`Driver::mapping`].
     fn prefill(&self, ids: &[Id], value: &Value, now: u64, timeout: u64) {
         let mut h = self.handle();
         for id in ids {
-            h.store(id, value, now, timeout);
+            h.store(id, &crate::ids::own_copy(value), now, timeout);
         }
     }
     /// What a second tier did since the cache was built (`None`: no tier).

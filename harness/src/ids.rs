@@ -66,6 +66,15 @@ pub fn value(len: usize) -> Value {
         .into()
 }
 
+/// A copy of `value` in an allocation of its own, for a prefilled session:
+/// a server's cached sessions each have their own serialized state, and
+/// one shared allocation would be a single always-cached value for every
+/// lookup to read (and, in a cache whose lookups clone the value, a
+/// reference count shared by every thread).
+pub fn own_copy(value: &Value) -> Value {
+    value.to_vec().into()
+}
+
 /// Draws indices in `0..n` with a Zipf(s) distribution: index 0 is the most
 /// popular.
 #[derive(Debug, Clone)]

@@ -128,8 +128,9 @@ fn run(args: Args) -> Result<()> {
     }
 
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // A thread count given twice is measured once.
     let threads = match &args.threads {
-        Some(t) => t.clone(),
+        Some(t) => first_of_each(t.clone()),
         None => default_threads(cpus),
     };
     if threads.is_empty() || threads.contains(&0) {
@@ -168,10 +169,12 @@ fn run(args: Args) -> Result<()> {
                 .collect()
         }
     };
-    let workloads = args
-        .workloads
-        .clone()
-        .unwrap_or_else(|| Workload::ALL.to_vec());
+    // A workload named twice runs once.
+    let workloads = first_of_each(
+        args.workloads
+            .clone()
+            .unwrap_or_else(|| Workload::ALL.to_vec()),
+    );
     #[cfg(not(feature = "redis"))]
     if args.redis_url.is_some() {
         bail!("--redis-url: this build has no sesscache+redis driver (cargo feature `redis`)");
@@ -293,6 +296,17 @@ fn write_outputs(results: &Results, dir: &std::path::Path) -> Result<()> {
 }
 
 /// 1, 2, 4, ... up to twice the cores, always including 2x the cores.
+/// `items` in their order, each only at its first appearance.
+fn first_of_each<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
 fn default_threads(cpus: usize) -> Vec<usize> {
     let mut v = Vec::new();
     let mut t = 1;
@@ -308,6 +322,15 @@ fn default_threads(cpus: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use sesscache_harness::alloc_count::{by_size, counting, live_bytes, BlockCounts, CLASS_BYTES};
+
+    #[test]
+    fn repeated_list_items_are_kept_once_in_order() {
+        assert_eq!(super::first_of_each(vec![4, 1, 4, 2, 1]), vec![4, 1, 2]);
+        assert_eq!(
+            super::first_of_each(Vec::<usize>::new()),
+            Vec::<usize>::new()
+        );
+    }
 
     /// Blocks of class `size` in `after` minus `before`.
     fn grew(before: &BlockCounts, after: &BlockCounts, size: usize) -> isize {

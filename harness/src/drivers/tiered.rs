@@ -311,7 +311,10 @@ impl SharedCache for Shared {
     fn prefill(&self, ids: &[Id], value: &Value, now: u64, timeout: u64) {
         let sessions: Vec<Arc<Session<Value>>> = ids
             .iter()
-            .map(|id| Arc::new(Session::new(id, now, timeout, value.clone()).expect("valid id")))
+            .map(|id| {
+                let value = crate::ids::own_copy(value);
+                Arc::new(Session::new(id, now, timeout, value).expect("valid id"))
+            })
             .collect();
         for (i, s) in sessions.iter().enumerate() {
             self.machines[i % 2].local().add(s);

@@ -7,7 +7,7 @@ use rand::Rng;
 use super::{rng_for, should_stop, Suite};
 use crate::cache::Value;
 use crate::cache::{Driver, Id};
-use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
+use crate::ids::{adversarial_ids, fresh_id, own_copy, random_ids, ZipfTable};
 use crate::results::TierCounts;
 use crate::runner::timed;
 
@@ -80,7 +80,7 @@ pub(crate) fn resumption_cell(
         let mut h = cache.handle();
         if private {
             for id in ids {
-                h.store(id, value, now, timeout);
+                h.store(id, &own_copy(value), now, timeout);
             }
         }
         let mut rng = rng_for(t, salt);

@@ -8,7 +8,7 @@ use rand::Rng;
 
 use super::{rng_for, should_stop, Suite};
 use crate::cache::{Driver, Id, Value};
-use crate::ids::{fresh_id, random_ids};
+use crate::ids::{fresh_id, own_copy, random_ids};
 use crate::runner::timed;
 
 /// OpenSSL's default session cache size.
@@ -26,7 +26,7 @@ pub fn storm(suite: &Suite, driver: &dyn Driver, threads: usize, run: u64) -> f6
     if !private {
         let mut h = cache.handle();
         for id in &prefill {
-            h.store(id, &suite.value, now, timeout);
+            h.store(id, &own_copy(&suite.value), now, timeout);
         }
     }
     let (cache, value, prefill) = (&cache, &suite.value, &prefill);
@@ -35,7 +35,7 @@ pub fn storm(suite: &Suite, driver: &dyn Driver, threads: usize, run: u64) -> f6
         let mut h = cache.handle();
         if private {
             for id in prefill {
-                h.store(id, value, now, timeout);
+                h.store(id, &own_copy(value), now, timeout);
             }
         }
         let mut rng = rng_for(t, salt);

@@ -16,7 +16,7 @@ use rand::Rng;
 
 use super::{rng_for, Suite};
 use crate::cache::Driver;
-use crate::ids::random_ids;
+use crate::ids::{own_copy, random_ids};
 use crate::results::{FlushLatency, MachineFloor};
 use crate::runner::split;
 
@@ -58,12 +58,16 @@ where
                     let mut hist = new_histogram();
                     let (mut warm_ns, mut warm_n) = (0u64, 0u64);
                     loop {
-                        let p = phase.load(Ordering::Acquire);
-                        if p == DONE {
+                        let before = phase.load(Ordering::Acquire);
+                        if before == DONE {
                             break;
                         }
                         let ns = op();
-                        if p == WARMUP {
+                        // An operation that began in the warm-up but ended
+                        // after `during` began overlapped it: it is timed
+                        // (a lookup stalled by the flush's start must not
+                        // be taken for warm-up, nor inflate its interval).
+                        if before == WARMUP && phase.load(Ordering::Acquire) == WARMUP {
                             warm_ns += ns;
                             warm_n += 1;
                         } else {
@@ -108,7 +112,7 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
             s.spawn(move || {
                 let mut h = cache.handle();
                 for id in &expired[part] {
-                    h.store(id, value, start, t_expire - start);
+                    h.store(id, &own_copy(value), start, t_expire - start);
                 }
             });
         }
@@ -116,7 +120,7 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
     {
         let mut h = cache.handle();
         for id in &live {
-            h.store(id, &suite.value, start, 7200);
+            h.store(id, &own_copy(&suite.value), start, 7200);
         }
     }
     let mut flush_ms = 0.0;
@@ -259,6 +263,49 @@ fn calibrate(ns: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An operation that begins in the warm-up and is still running when
+    /// `during` begins (a lookup that the flush's start stalls) is timed.
+    #[test]
+    fn an_operation_straddling_the_start_is_timed() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+        const STALL: Duration = Duration::from_millis(20);
+        let during_began = AtomicBool::new(false);
+        let hist = latency_during(
+            1,
+            |_| {
+                let during_began = &during_began;
+                let mut calls = 0u32;
+                Box::new(move || {
+                    calls += 1;
+                    if calls != 100 {
+                        return 1_000;
+                    }
+                    // Begun in the warm-up (99 calls take microseconds of
+                    // its 50 ms): wait for `during`, then stall.
+                    let t0 = Instant::now();
+                    while !during_began.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    let stalled = Instant::now();
+                    while stalled.elapsed() < STALL {
+                        std::hint::spin_loop();
+                    }
+                    u64::try_from(t0.elapsed().as_nanos()).unwrap()
+                })
+            },
+            || {
+                during_began.store(true, Ordering::Release);
+                let t0 = Instant::now();
+                while t0.elapsed() < 2 * STALL {
+                    std::hint::spin_loop();
+                }
+            },
+        );
+        let stall_ns = u64::try_from(STALL.as_nanos()).unwrap();
+        assert!(hist.max() >= stall_ns, "max {} ns", hist.max());
+    }
 
     #[test]
     fn the_floor_times_its_operation_and_orders_its_percentiles() {

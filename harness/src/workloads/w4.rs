@@ -2,7 +2,7 @@
 //! thread tries to take every ticket; a ticket taken twice is a replay that
 //! 0-RTT anti-replay relies on never happening.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -35,7 +35,9 @@ pub(crate) fn tickets_cell(
     let n = tickets(suite.full);
     let ids = random_ids(n, 41);
     let cache = driver.build(&suite.config(0));
-    let taken: Vec<AtomicU8> = (0..n).map(|_| AtomicU8::new(0)).collect();
+    // Counts up to 2^32 takes of one ticket: one per thread, and threads are
+    // at most 4096 (a byte wrapped at 256 and hid every double take).
+    let taken: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
     let barrier = Barrier::new(threads);
     let now = suite.start;
     let t0 = Instant::now();
@@ -61,7 +63,7 @@ pub(crate) fn tickets_cell(
         }
     });
     let secs = t0.elapsed().as_secs_f64();
-    let counts: Vec<u8> = taken.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let counts: Vec<u32> = taken.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let tier = cache.tier_stats();
     let tickets = Tickets {
         cache: driver.name().into(),
