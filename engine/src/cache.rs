@@ -35,7 +35,7 @@ use crate::entry::{Entry, Path, LIVE, MAX_SEQ};
 use crate::graveyard::Graveyard;
 #[cfg(not(sesscache_loom))]
 use crate::index::warm_ranges;
-use crate::index::{ExpiryIndex, SkipIndex};
+use crate::index::{ExpiryIndex, IndexKey, SkipIndex};
 use crate::map::SessionMap;
 use crate::session::SessionId;
 use crate::stats::{Counter, StripedStats};
@@ -620,19 +620,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         } else {
             Bound::Excluded((t, 0))
         };
-        let last = {
-            let guard = epoch::pin();
-            self.index.last_within(expired, &guard)
-        };
-        let Some(last) = last else {
+        let Some(last) = self.flush_end(t, expired) else {
             return 0;
         };
         let upper = Bound::Included(last);
-        // flush(0) removes everything: nothing to split at.
-        #[cfg(not(sesscache_loom))]
-        if t != 0 {
-            self.warm_expired(t);
-        }
         let mut lower = Bound::Unbounded;
         let mut total = 0;
         let mut graveyard = Graveyard::new();
@@ -681,21 +672,36 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         }
     }
 
-    /// Before a flush at `t`: loads the index's entries expired at `t`, up
-    /// to [`WARM_STEPS`] in each of [`WARM_RANGES`] ranges of their keys,
-    /// walked side by side ([`SkipIndex::warm`]), so that the flush's own
-    /// walk, one entry after the other, finds them cached. Only a hint:
-    /// entries added or removed meanwhile are walked or not. Outside the
-    /// protocol, so not under the model checker.
+    /// Where a flush at `t` stops: the last index key within `expired` (the
+    /// keys below `(t, 0)`, or all of them for `t == 0`), if any.
+    ///
+    /// For `t ≠ 0` it also warms the index first: it loads the entries
+    /// expired at `t`, up to [`WARM_STEPS`] in each of [`WARM_RANGES`]
+    /// ranges of their keys, walked side by side ([`SkipIndex::warm`]), so
+    /// that the flush's own walk, one entry after the other, finds them
+    /// cached; the span it splits ends at the same last key, found by the
+    /// same search. The warm-up is only a hint: entries added or removed
+    /// meanwhile are walked or not. It is outside the protocol, so not
+    /// under the model checker. (`flush(0)` removes everything: nothing to
+    /// split at.)
     ///
     /// [`WARM_RANGES`]: crate::index::WARM_RANGES
-    #[cfg(not(sesscache_loom))]
-    fn warm_expired(&self, t: u64) {
+    fn flush_end(&self, t: u64, expired: Bound<IndexKey>) -> Option<IndexKey> {
         let guard = epoch::pin();
-        if let Some((first, last)) = self.index.span_below((t, 0), &guard) {
-            self.index
-                .warm(&warm_ranges(first, last, t), WARM_STEPS, &guard);
+        #[cfg(not(sesscache_loom))]
+        if t != 0 {
+            if let Some((first, last)) = self.index.span_below((t, 0), &guard) {
+                self.index
+                    .warm(&warm_ranges(first, last, t), WARM_STEPS, &guard);
+                return Some(last);
+            }
         }
+        // The loom build has no warm-up: `t` only shapes `expired`.
+        #[cfg(sesscache_loom)]
+        let _ = t;
+        // No span (nothing expired, or a removal raced its two searches):
+        // the last key alone.
+        self.index.last_within(expired, &guard)
     }
 
     /// Loads what retiring `batch` will read, one step of every entry's path
