@@ -364,21 +364,16 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         if !e.try_retire(path) {
             // The unit goes back, then the bound is checked: an adder may
             // have found the cache within it while the unit was off.
-            // AcqRel: see `insert`.
+            // Seeded bugs: the unit is not given back (the length drops
+            // twice for one entry), or the bound is left unchecked.
             #[cfg(not(sesscache_mutant = "decrement_on_lost_race"))]
-            self.counters.len.fetch_add(1, LEN_RMW);
-            #[cfg(not(any(
-                sesscache_mutant = "decrement_on_lost_race",
-                sesscache_mutant = "loser_skips_bound"
-            )))]
-            self.evict_to_capacity(None, guard, evicted);
-            // Seeded bugs: the unit is not given back, so the length drops
-            // twice for one entry; or the loser leaves the bound unchecked.
-            #[cfg(any(
-                sesscache_mutant = "decrement_on_lost_race",
-                sesscache_mutant = "loser_skips_bound"
-            ))]
-            let _ = evicted;
+            {
+                // AcqRel: see `insert`.
+                self.counters.len.fetch_add(1, LEN_RMW);
+                if cfg!(not(sesscache_mutant = "loser_skips_bound")) {
+                    self.evict_to_capacity(None, guard, evicted);
+                }
+            }
             return false;
         }
         self.unlink(e, hash, guard);
