@@ -83,7 +83,9 @@ struct Args {
     /// a private redis-server (from PATH, or the binary
     /// $SESSCACHE_HARNESS_REDIS_SERVER names) on a free port of 127.0.0.1,
     /// started when first needed and killed on exit; if there is none,
-    /// sesscache+redis is skipped with a note.
+    /// sesscache+redis is skipped with a note. A URL that no cache and
+    /// workload of the run would use (sesscache+redis runs W1 and W4) is an
+    /// error.
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
     /// Milliseconds per throughput measurement (default 250, 2000 with --full).
@@ -178,6 +180,20 @@ fn run(args: Args) -> Result<()> {
     #[cfg(not(feature = "redis"))]
     if args.redis_url.is_some() {
         bail!("--redis-url: this build has no sesscache+redis driver (cargo feature `redis`)");
+    }
+    // A Redis URL that nothing would use is a mistake on the command line,
+    // not something to ignore.
+    #[cfg(feature = "redis")]
+    if args.redis_url.is_some() {
+        let used = drivers.iter().any(|d| {
+            d.name() == drivers::tiered::NAME && workloads.iter().any(|w| d.workloads().contains(w))
+        });
+        if !used {
+            bail!(
+                "--redis-url: nothing in this run uses it (only {} does, in W1 and W4)",
+                drivers::tiered::NAME
+            );
+        }
     }
 
     // Whatever a driver needs outside the process (the private Redis) is

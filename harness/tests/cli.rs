@@ -70,6 +70,20 @@ fn bad_arguments_are_one_clear_error_and_run_nothing() {
         (&["--caches", ""], "unknown cache \"\""),
         (&["--redraw", &missing], "reading"),
         (&["--redraw", &garbage], "is not a harness results.json"),
+        // A Redis URL that nothing in the run would use.
+        (
+            &[
+                "--redis-url",
+                "redis://127.0.0.1:1/0",
+                "--caches",
+                "sesscache",
+            ],
+            "--redis-url: ",
+        ),
+        (
+            &["--redis-url", "redis://127.0.0.1:1/0", "--workloads", "w2"],
+            "--redis-url: ",
+        ),
     ];
     for (args, says) in cases {
         let out = dir.join("out");
