@@ -37,7 +37,8 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
   w1   resumption, read-mostly: prefill 100k; 90% lookups of live ids
        (Zipf 0.99), 9% stores of new sessions, 1% removes
   w2   handshake storm: capacity 20480 (OpenSSL's default); 50% stores of new
-       sessions, 50% lookups; eviction all the time
+       sessions, 50% lookups of one of the thread's last min(1024,
+       20480 / (2 × threads)) stores; eviction all the time
   w3   flush under load: 1M sessions expiring at T plus 100k live; one thread
        flushes at T+1 while the others look up live ids; lookup latency
        p50/p99/p99.9/max during the flush, and its duration. Then the machine
