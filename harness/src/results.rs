@@ -148,8 +148,14 @@ pub struct FlushLatency {
     pub live: usize,
     /// Lookup threads.
     pub lookup_threads: usize,
-    /// Lookups measured during the flush.
+    /// Lookups timed during the flush.
     pub lookups: u64,
+    /// Latencies recorded: the lookups timed and, for each stalled one, the
+    /// lookups that would have arrived meanwhile (coordinated omission).
+    /// Results written before this field had only `lookups`, which
+    /// counted these.
+    #[serde(default)]
+    pub recorded: u64,
     /// Lookup latency percentiles and maximum, in nanoseconds.
     pub p50_ns: u64,
     /// 99th percentile.
@@ -177,7 +183,12 @@ pub struct MachineFloor {
     pub op_ns: u64,
     /// How long the spinning thread ran in each window, in milliseconds.
     pub window_ms: u64,
-    /// Operations recorded (with the coordinated-omission back-fill).
+    /// Operations timed in the reported window (0 in results written
+    /// before this field).
+    #[serde(default)]
+    pub operations: u64,
+    /// Latencies recorded in it: the operations timed and the
+    /// coordinated-omission back-fill.
     pub samples: u64,
     /// Latency percentiles and maximum, in nanoseconds.
     pub p50_ns: u64,

@@ -42,13 +42,16 @@ pub(crate) fn sizes() -> (usize, usize) {
 /// Latencies are corrected for coordinated omission: an operation stalled
 /// for `ns` stands for every operation that would have arrived meanwhile
 /// (handshakes do not wait for the previous one), as hdrhistogram's
-/// `record_correct` back-fills them at the warm-up's mean interval.
-fn latency_during<'a, M>(threads: usize, make_op: M, during: impl FnOnce()) -> Histogram<u64>
+/// `record_correct` back-fills them at the interval at which the thread's
+/// operations arrived in the warm-up (its wall time per operation, the
+/// loop's own work included).
+fn latency_during<'a, M>(threads: usize, make_op: M, during: impl FnOnce()) -> During
 where
     M: Fn(usize) -> Box<dyn FnMut() -> u64 + 'a> + Sync,
 {
     let phase = AtomicU8::new(WARMUP);
     let mut hist = new_histogram();
+    let mut timed = 0u64;
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
@@ -56,7 +59,12 @@ where
                 s.spawn(move || {
                     let mut op = make_op(t);
                     let mut hist = new_histogram();
-                    let (mut warm_ns, mut warm_n) = (0u64, 0u64);
+                    let mut timed = 0u64;
+                    let warm_start = Instant::now();
+                    let mut warm_n = 0u64;
+                    // The warm-up's interval between operations, fixed by
+                    // the first timed one.
+                    let mut interval = None;
                     loop {
                         let before = phase.load(Ordering::Acquire);
                         if before == DONE {
@@ -68,14 +76,20 @@ where
                         // (a lookup stalled by the flush's start must not
                         // be taken for warm-up, nor inflate its interval).
                         if before == WARMUP && phase.load(Ordering::Acquire) == WARMUP {
-                            warm_ns += ns;
                             warm_n += 1;
                         } else {
-                            let expected = (warm_ns / warm_n.max(1)).max(1);
+                            let expected = *interval.get_or_insert_with(|| {
+                                // The warm-up's wall time: up to the start
+                                // of this operation.
+                                let warm_ns =
+                                    (warm_start.elapsed().as_nanos() as u64).saturating_sub(ns);
+                                (warm_ns / warm_n.max(1)).max(1)
+                            });
                             let _ = hist.record_correct(ns.max(1), expected);
+                            timed += 1;
                         }
                     }
-                    hist
+                    (hist, timed)
                 })
             })
             .collect();
@@ -86,11 +100,21 @@ where
         during();
         phase.store(DONE, Ordering::Release);
         for w in workers {
-            hist.add(w.join().expect("W3 timing thread"))
-                .expect("same bounds");
+            let (h, n) = w.join().expect("W3 timing thread");
+            hist.add(h).expect("same bounds");
+            timed += n;
         }
     });
-    hist
+    During { hist, timed }
+}
+
+/// What [`latency_during`] measured.
+struct During {
+    /// Every latency recorded, the back-filled ones included.
+    hist: Histogram<u64>,
+    /// How many operations were timed (the histogram's count without the
+    /// back-filled ones).
+    timed: u64,
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -127,7 +151,7 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
     let mut flushed = 0;
     // The flushing thread's handle, made before anything is timed.
     let mut h = cache.handle();
-    let hist = latency_during(
+    let During { hist, timed } = latency_during(
         lookup_threads,
         |t| {
             let mut h = cache.handle();
@@ -153,7 +177,8 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
         expired: expired_n,
         live: live_n,
         lookup_threads,
-        lookups: hist.len(),
+        lookups: timed,
+        recorded: hist.len(),
         p50_ns: hist.value_at_quantile(0.50),
         p99_ns: hist.value_at_quantile(0.99),
         p999_ns: hist.value_at_quantile(0.999),
@@ -191,7 +216,7 @@ const FLOOR_OP_NS: u64 = 250;
 /// median p99.9; every window's p99.9 is kept.
 pub fn machine_floor(threads: usize, windows: usize, window: std::time::Duration) -> MachineFloor {
     let rounds = calibrate(FLOOR_OP_NS);
-    let mut runs: Vec<Histogram<u64>> = (0..windows.max(1))
+    let mut runs: Vec<During> = (0..windows.max(1))
         .map(|_| {
             latency_during(
                 threads,
@@ -216,14 +241,18 @@ pub fn machine_floor(threads: usize, windows: usize, window: std::time::Duration
             )
         })
         .collect();
-    let windows_p999_ns: Vec<u64> = runs.iter().map(|h| h.value_at_quantile(0.999)).collect();
-    runs.sort_by_key(|h| h.value_at_quantile(0.999));
+    let windows_p999_ns: Vec<u64> = runs
+        .iter()
+        .map(|d| d.hist.value_at_quantile(0.999))
+        .collect();
+    runs.sort_by_key(|d| d.hist.value_at_quantile(0.999));
     // The median window (the lower middle one for an even count).
-    let hist = &runs[(runs.len() - 1) / 2];
+    let During { hist, timed } = &runs[(runs.len() - 1) / 2];
     MachineFloor {
         threads,
         op_ns: FLOOR_OP_NS,
         window_ms: window.as_millis() as u64,
+        operations: *timed,
         samples: hist.len(),
         p50_ns: hist.value_at_quantile(0.50),
         p99_ns: hist.value_at_quantile(0.99),
@@ -272,7 +301,7 @@ mod tests {
         use std::time::{Duration, Instant};
         const STALL: Duration = Duration::from_millis(20);
         let during_began = AtomicBool::new(false);
-        let hist = latency_during(
+        let During { hist, .. } = latency_during(
             1,
             |_| {
                 let during_began = &during_began;
@@ -305,6 +334,52 @@ mod tests {
         );
         let stall_ns = u64::try_from(STALL.as_nanos()).unwrap();
         assert!(hist.max() >= stall_ns, "max {} ns", hist.max());
+    }
+
+    /// A stall is back-filled at the interval at which operations arrived
+    /// in the warm-up, which includes the loop's own work, not at the
+    /// operations' mean latency: here each operation takes ~10 µs of wall
+    /// time but reports 1 µs, so a 1 ms stall stands for about 100
+    /// operations, not 1 000. The timed count leaves the back-fill out.
+    #[test]
+    fn a_stall_is_back_filled_at_the_warm_up_interval() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+        let during_began = AtomicBool::new(false);
+        let stalled = AtomicBool::new(false);
+        let During { hist, timed } = latency_during(
+            1,
+            |_| {
+                let (during_began, stalled) = (&during_began, &stalled);
+                Box::new(move || {
+                    let t0 = Instant::now();
+                    while t0.elapsed() < Duration::from_micros(10) {
+                        std::hint::spin_loop();
+                    }
+                    if during_began.load(Ordering::Acquire) && !stalled.swap(true, Ordering::AcqRel)
+                    {
+                        1_000_000
+                    } else {
+                        1_000
+                    }
+                })
+            },
+            || {
+                during_began.store(true, Ordering::Release);
+                let t0 = Instant::now();
+                while t0.elapsed() < Duration::from_millis(5) || !stalled.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+            },
+        );
+        assert!(timed >= 1, "nothing timed");
+        assert_eq!(hist.max(), hist.highest_equivalent(1_000_000));
+        let back_filled = hist.len() - timed;
+        assert!(
+            back_filled < 300,
+            "a 1 ms stall back-filled {back_filled} operations: the interval is not the \
+             warm-up's ~10 µs per operation"
+        );
     }
 
     #[test]
