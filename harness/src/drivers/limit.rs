@@ -1,8 +1,11 @@
 //! The hardware limit: a `hashbrown::HashMap` with `ahash` and no
 //! synchronisation at all. Every handle owns a private map (the workloads
 //! prefill each handle separately when `private_per_thread` is set), so
-//! threads share nothing: what it measures is how fast one core can do the
-//! table work alone, the ceiling no shared cache can pass.
+//! threads share no table: what it measures is how fast one core can do the
+//! table work alone, the ceiling no shared cache can pass. The prefilled
+//! values are one read-only allocation per session, which every thread's
+//! map holds a clone of: reading shared lines costs no contention, and the
+//! prefill's memory does not grow with the thread count.
 //!
 //! # Mapping
 //!

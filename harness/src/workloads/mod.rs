@@ -20,6 +20,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::cache::{Config, Driver, Value};
+use crate::ids::own_copy;
 use crate::results::{Results, Throughput, TierCell, TierCounts, W5_REFERENCE};
 
 mod mem;
@@ -406,6 +407,20 @@ pub(crate) fn rng_for(thread: usize, salt: u64) -> SmallRng {
     SmallRng::seed_from_u64(0x5e55_cac8e ^ (thread as u64) << 32 ^ salt)
 }
 
+/// The values a driver with private per-thread copies (the hardware limit)
+/// prefills every thread's copy with: one allocation per prefilled session,
+/// shared by the threads' copies; none for a shared cache. Values are only
+/// read, so sharing them makes no cache line contended, and a copy per
+/// thread would make the prefill's memory grow with the thread count
+/// (hundreds of threads on a large machine, times 100 000 sessions).
+pub(crate) fn private_values(private: bool, sessions: usize, value: &Value) -> Vec<Value> {
+    if private {
+        (0..sessions).map(|_| own_copy(value)).collect()
+    } else {
+        Vec::new()
+    }
+}
+
 /// Checks `stop` every this many operations.
 pub(crate) const STOP_EVERY: u64 = 64;
 
@@ -418,6 +433,21 @@ pub(crate) fn should_stop(ops: u64, stop: &AtomicBool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_copies_share_one_value_per_session() {
+        let value: Value = vec![7u8; 300].into();
+        assert!(private_values(false, 5, &value).is_empty());
+        let values = private_values(true, 5, &value);
+        assert_eq!(values.len(), 5);
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(v[..], value[..]);
+            assert!(!std::ptr::eq(v.as_ptr(), value.as_ptr()));
+            for w in &values[..i] {
+                assert!(!std::ptr::eq(v.as_ptr(), w.as_ptr()), "one allocation each");
+            }
+        }
+    }
 
     #[test]
     fn alternate_measures_the_two_cells_in_a_b_b_a_order() {

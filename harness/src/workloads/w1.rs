@@ -4,10 +4,10 @@ use std::sync::atomic::AtomicBool;
 
 use rand::Rng;
 
-use super::{rng_for, should_stop, Suite};
+use super::{private_values, rng_for, should_stop, Suite};
 use crate::cache::Value;
 use crate::cache::{Driver, Id};
-use crate::ids::{adversarial_ids, fresh_id, own_copy, random_ids, ZipfTable};
+use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
 use crate::results::TierCounts;
 use crate::runner::timed;
 
@@ -74,13 +74,14 @@ pub(crate) fn resumption_cell(
     if !private {
         cache.prefill(&ids, &suite.value, now, timeout);
     }
-    let (ids, cache, value) = (&ids, &cache, &suite.value);
+    let values = private_values(private, ids.len(), &suite.value);
+    let (ids, values, cache, value) = (&ids, &values, &cache, &suite.value);
     let salt = run << 40 ^ threads as u64;
     let mops = timed(threads, suite.cell, move |t| {
         let mut h = cache.handle();
         if private {
-            for id in ids {
-                h.store(id, &own_copy(value), now, timeout);
+            for (id, v) in ids.iter().zip(values) {
+                h.store(id, v, now, timeout);
             }
         }
         let mut rng = rng_for(t, salt);

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use rand::Rng;
 
-use super::{rng_for, should_stop, Suite};
+use super::{private_values, rng_for, should_stop, Suite};
 use crate::cache::{Driver, Id, Value};
 use crate::ids::{fresh_id, own_copy, random_ids};
 use crate::runner::timed;
@@ -40,13 +40,14 @@ pub fn storm(suite: &Suite, driver: &dyn Driver, threads: usize, run: u64) -> f6
             h.store(id, &own_copy(&suite.value), now, timeout);
         }
     }
-    let (cache, value, prefill) = (&cache, &suite.value, &prefill);
+    let values = private_values(private, prefill.len(), &suite.value);
+    let (cache, value, prefill, values) = (&cache, &suite.value, &prefill, &values);
     let salt = run << 40 ^ (threads as u64) << 20 ^ 0x57;
     timed(threads, suite.cell, move |t| {
         let mut h = cache.handle();
         if private {
-            for id in prefill {
-                h.store(id, &own_copy(value), now, timeout);
+            for (id, v) in prefill.iter().zip(values) {
+                h.store(id, v, now, timeout);
             }
         }
         let mut rng = rng_for(t, salt);
