@@ -50,7 +50,7 @@ impl Driver for LimitDriver {
     }
 
     fn mapping(&self) -> &'static str {
-        "a private hashbrown HashMap (ahash) per thread, no synchronisation and no sharing: \
+        "a private hashbrown HashMap (ahash) per thread, no synchronisation and no shared table (the prefilled values are shared, read-only): \
          store → insert, lookup → get + expiry check + value read, remove/take → remove, \
          flush → retain (O(n)); the ceiling, not a cache the threads share"
     }
