@@ -50,8 +50,8 @@ impl Driver for LimitDriver {
     }
 
     fn mapping(&self) -> &'static str {
-        "a private hashbrown HashMap (ahash) per thread, no synchronisation and no shared table (the prefilled values are shared, read-only): \
-         store → insert, lookup → get + expiry check + value read, remove/take → remove, \
+        "a private hashbrown HashMap (ahash) per thread, no synchronisation and no shared \
+         table (the prefilled values are shared, read-only): store → insert, lookup → get + expiry check + value read, remove/take → remove, \
          flush → retain (O(n)); the ceiling, not a cache the threads share"
     }
 
