@@ -51,8 +51,9 @@ impl Driver for LimitDriver {
 
     fn mapping(&self) -> &'static str {
         "a private hashbrown HashMap (ahash) per thread, no synchronisation and no shared \
-         table (the prefilled values are shared, read-only): store → insert, lookup → get + expiry check + value read, remove/take → remove, \
-         flush → retain (O(n)); the ceiling, not a cache the threads share"
+         table (the prefilled values are shared, read-only): store → insert, lookup → get + \
+         expiry check + value read, remove/take → remove, flush → retain (O(n)); the ceiling, \
+         not a cache the threads share"
     }
 
     fn build(&self, config: &Config) -> Box<dyn SharedCache> {
