@@ -25,6 +25,7 @@
 
 use core::fmt;
 use core::ops::Bound;
+use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -84,6 +85,14 @@ const WARM_STEPS: usize = 256;
 /// the entry's node and the node after it in most buckets (a bucket holds
 /// at most one entry on average).
 const PREFETCH_DEPTH: usize = 3;
+
+/// Runs `f`; if it panics, keeps the panic in `first` unless an earlier one
+/// is already there, so the caller can finish its work and resume it.
+fn catch_first_panic(first: &mut Option<Box<dyn Any + Send>>, f: impl FnOnce()) {
+    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        first.get_or_insert(p);
+    }
+}
 
 /// A lock-free TLS session cache with the semantics of OpenSSL's internal
 /// `SSL_CTX` session cache.
@@ -609,6 +618,11 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// session cached when it began, so adds that keep coming (or that its
     /// own `on_remove` makes) cannot keep it running: a `flush(0)` ends
     /// even while other threads add.
+    ///
+    /// # Panics
+    /// When `on_remove`, or the `drop` of a session's value, panics, the
+    /// flush still removes and reports every expired session, then
+    /// resumes the first panic.
     pub fn flush(&self, t: u64) -> usize {
         let expired = if t == 0 {
             Bound::Unbounded
@@ -624,6 +638,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let mut graveyard = Graveyard::new();
         let mut hashes = Vec::with_capacity(FLUSH_BATCH);
         let mut evicted = Vec::new();
+        let mut first_panic = None;
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
             let guard = epoch::pin();
@@ -652,16 +667,23 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             // expired ones here rather than in the readers.
             guard.flush();
             drop(guard);
-            graveyard.sweep();
             total += removed.len();
             // Sessions evicted by a lost race (see `retire`) are reported
             // with the batch but not counted as flushed.
             removed.append(&mut evicted);
-            // A panicking callback unwinds from here; the graveyard then
-            // drops what it holds, which is always safe.
-            self.report_removed(None, removed);
+            // A panic from a callback or from a value's `drop` is held
+            // until the flush is over: the flush still removes (and
+            // reports) every expired session. The report goes first, as
+            // freeing runs the values' `drop`.
+            catch_first_panic(&mut first_panic, || {
+                self.report_removed(None, removed);
+                graveyard.sweep();
+            });
             if !more {
-                graveyard.drain();
+                catch_first_panic(&mut first_panic, || graveyard.drain());
+                if let Some(p) = first_panic {
+                    panic::resume_unwind(p);
+                }
                 return total;
             }
         }
@@ -736,9 +758,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let Some(hook) = &self.on_remove else { return };
         let mut first_panic = None;
         for s in first.into_iter().chain(sessions.iter().map(|s| &**s)) {
-            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| hook(s))) {
-                first_panic.get_or_insert(p);
-            }
+            catch_first_panic(&mut first_panic, || hook(s));
         }
         if let Some(p) = first_panic {
             panic::resume_unwind(p);

@@ -595,3 +595,78 @@ fn sessions_outlive_their_removal() {
     }
     assert_eq!(Arc::strong_count(&s), 2, "only `s` and `held` remain");
 }
+
+/// A value whose drop panics when it is `0`.
+struct Bomb(u32);
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.0 == 0 && !std::thread::panicking() {
+            panic!("value drop failure");
+        }
+    }
+}
+
+/// A session value whose `drop` panics, freed by a flush: every session the
+/// flush removed is still reported, and the cache stays consistent.
+#[test]
+fn a_panicking_value_drop_loses_no_report() {
+    const N: u32 = 640;
+    let clock = ManualClock::new(0);
+    let count = Arc::new(AtomicUsize::new(0));
+    let c2 = count.clone();
+    let cache: SessionCache<Bomb> = SessionCache::builder()
+        .capacity(0)
+        .clock(clock.clone())
+        .on_remove(move |_: &Session<Bomb>| {
+            c2.fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    for i in 0..N {
+        // The cache holds the only reference: a flush frees the values.
+        cache.add(&Arc::new(
+            Session::new(&i.to_be_bytes(), 0, u64::from(i), Bomb(i)).unwrap(),
+        ));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
+    assert!(r.is_err(), "the drop's panic reaches the caller");
+    let removed = N as usize - cache.len();
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        removed,
+        "every session removed is reported"
+    );
+    assert_eq!(removed, N as usize, "the flush went on after the panic");
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!((map, index), (0, 0));
+}
+
+/// A callback that panics in a flush's first batch: the flush still
+/// removes and reports every expired session, then resumes the panic.
+#[test]
+fn a_panicking_callback_does_not_stop_a_flush() {
+    const N: u32 = 1000;
+    let clock = ManualClock::new(0);
+    let count = Arc::new(AtomicUsize::new(0));
+    let c2 = count.clone();
+    let cache: SessionCache<u32> = SessionCache::builder()
+        .capacity(0)
+        .clock(clock.clone())
+        .on_remove(move |s: &Session<u32>| {
+            c2.fetch_add(1, Ordering::SeqCst);
+            assert!(*s.value() != 5, "callback failure");
+        })
+        .build();
+    for i in 0..N {
+        cache.add(&sess(&i.to_be_bytes(), 0, u64::from(i), i));
+    }
+    // One live session that the flush must leave.
+    cache.add(&sess(b"live", 0, 10_000, 1));
+    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(2_000)));
+    assert!(r.is_err(), "the panic reaches the caller");
+    assert_eq!(count.load(Ordering::SeqCst), N as usize);
+    assert_eq!(cache.len(), 1);
+    assert!(cache.contains(b"live"));
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!((map, index), (1, 1));
+}
