@@ -10,6 +10,7 @@ pub mod alloc_count;
 pub mod build_info;
 pub mod cache;
 pub mod drivers;
+pub mod handoff;
 pub mod ids;
 pub mod machine;
 pub mod plots;

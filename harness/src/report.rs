@@ -124,12 +124,12 @@ pub(crate) struct Stats {
 
 /// The stats of `t`, or `None` if it has no finite run.
 pub(crate) fn stats(t: &Throughput) -> Option<Stats> {
-    let runs: Vec<f64> = t
-        .runs_mops
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
+    stats_of(&t.runs_mops)
+}
+
+/// Median, min and max of the finite values among `values`, if any.
+fn stats_of(values: &[f64]) -> Option<Stats> {
+    let runs: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if runs.is_empty() {
         return None;
     }
@@ -589,6 +589,7 @@ fn throughput_section(out: &mut String, r: &Results, workload: &str) {
         })
         .collect();
     table(out, &header, &rows);
+    handoff_table(out, r, workload, &caches, &threads);
 
     // Ratios: sesscache to each other cache, each cache to the limit.
     let has = |c: &str| caches.iter().any(|x| x == c);
@@ -630,6 +631,53 @@ fn throughput_section(out: &mut String, r: &Results, workload: &str) {
     if workload == "W7-adversarial" {
         w7_comparison(out, r);
     }
+}
+
+/// The cache-line hand-off between two processors measured before each of
+/// the workload's cells ([`crate::handoff`]), in a table shaped as the
+/// throughput table; nothing when no cell has it.
+fn handoff_table(
+    out: &mut String,
+    r: &Results,
+    workload: &str,
+    caches: &[String],
+    threads: &[usize],
+) {
+    let cell_of = |c: &str, t: usize| {
+        r.throughput
+            .iter()
+            .filter(|x| x.workload == workload && x.cache == c && x.threads == t)
+            .find_map(|x| stats_of(&x.handoff_ns))
+    };
+    if !caches
+        .iter()
+        .any(|c| threads.iter().any(|&t| cell_of(c, t).is_some()))
+    {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "The machine's state during these cells: the one-way hand-off of a cache line \
+         between the first two processors, measured just before each repetition (tens of \
+         ns between the two hardware threads of a core, several times that between cores; \
+         a virtual machine's host may move its processors between the two during a run, \
+         and cells whose threads share written lines slow down with it).\n"
+    );
+    let mut header = vec!["hand-off (ns)".to_string()];
+    header.extend(threads.iter().map(|&t| threads_label(t)));
+    let rows: Vec<Vec<String>> = caches
+        .iter()
+        .map(|c| {
+            let mut row = vec![cell(c)];
+            row.extend(threads.iter().map(|&t| match cell_of(c, t) {
+                None => DASH.into(),
+                Some(s) if s.n > 1 => format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
+                Some(s) => format!("{:.0}", s.median),
+            }));
+            row
+        })
+        .collect();
+    table(out, &header, &rows);
 }
 
 /// For each cache with a W5 reference: W5 against the same cache at one

@@ -120,6 +120,12 @@ pub struct Throughput {
     pub threads: usize,
     /// Millions of operations per second, one per repetition.
     pub runs_mops: Vec<f64>,
+    /// The one-way hand-off of a cache line between the first two
+    /// processors ([`crate::handoff`]), in nanoseconds, measured just
+    /// before each repetition; empty where it was not measured (one
+    /// processor, or results from before this field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handoff_ns: Vec<f64>,
 }
 
 impl Throughput {

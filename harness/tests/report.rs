@@ -509,6 +509,7 @@ fn w5_is_compared_with_its_reference_measured_alongside() {
             cache: cache.into(),
             threads: 2,
             runs_mops: mops,
+            handoff_ns: vec![],
         });
     }
     let md = markdown(&r);
@@ -588,6 +589,7 @@ fn a_single_run_of_each_is_said_to_be_one_pair() {
         cache: "sesscache".into(),
         threads: 2,
         runs_mops: vec![4.0],
+        handoff_ns: vec![],
     });
     let md = markdown(&r);
     let w5_section = section(&md, "## W5 throughput");
@@ -663,24 +665,28 @@ fn nan_zero_and_odd_values_do_not_panic() {
                 cache: "sesscache".into(),
                 threads: 2,
                 runs_mops: vec![f64::NAN, 2.0],
+                handoff_ns: vec![],
             },
             Throughput {
                 workload: "W1".into(),
                 cache: "openssl".into(),
                 threads: 2,
                 runs_mops: vec![0.0],
+                handoff_ns: vec![],
             },
             Throughput {
                 workload: "W1".into(),
                 cache: "moka".into(),
                 threads: 2,
                 runs_mops: vec![f64::NAN],
+                handoff_ns: vec![],
             },
             Throughput {
                 workload: "W9-custom".into(),
                 cache: "other | cache".into(),
                 threads: 0,
                 runs_mops: vec![f64::INFINITY],
+                handoff_ns: vec![],
             },
         ],
         flush_latency: vec![FlushLatency {
@@ -837,6 +843,7 @@ fn redis_tier_section() {
         cache: cache.into(),
         threads,
         runs_mops: vec![mops],
+        handoff_ns: vec![],
     };
     let tk = |cache: &str, mops, double_takes| Tickets {
         cache: cache.into(),
@@ -949,4 +956,35 @@ fn redis_tier_section() {
     );
     // No tier cells, no section (older results files).
     assert!(!markdown(&fixture()).contains(sec));
+}
+
+/// The hand-off measured before each repetition is tabled beside the
+/// throughput, cell by cell; without it there is no such table.
+#[test]
+fn the_hand_off_before_each_cell_is_reported() {
+    let mut r = fixture();
+    assert!(!markdown(&r).contains("hand-off (ns)"), "nothing measured");
+    let cell = r
+        .throughput
+        .iter_mut()
+        .find(|t| t.workload == "W1" && t.cache == "sesscache" && t.threads == 2)
+        .expect("a W1 sesscache cell at 2 threads");
+    cell.handoff_ns = vec![165.0, 28.0, 30.0];
+    let md = markdown(&r);
+    let start = md.find("## W1 throughput").unwrap();
+    let section = &md[start..start + 1 + md[start + 1..].find("\n## ").unwrap()];
+    let table = &section[section
+        .find("| hand-off (ns) |")
+        .unwrap_or_else(|| panic!("no hand-off table in:\n{section}"))..];
+    let header = cells(table.lines().next().unwrap());
+    let row = cells(
+        table
+            .lines()
+            .find(|l| l.starts_with("| sesscache |"))
+            .unwrap(),
+    );
+    let col = header.iter().position(|h| *h == "2 threads").unwrap();
+    assert_eq!(row[col], "30 (28–165)", "{table}");
+    // Cells without the measurement show a dash.
+    assert_eq!(row[1], "—", "{table}");
 }

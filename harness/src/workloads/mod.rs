@@ -20,6 +20,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::cache::{Config, Driver, Value};
+use crate::handoff;
 use crate::ids::own_copy;
 use crate::results::{Results, Throughput, TierCell, TierCounts, W5_REFERENCE};
 
@@ -362,13 +363,21 @@ fn repeat(
     workload: &str,
     driver: &dyn Driver,
     threads: usize,
-    run: impl FnMut(u64) -> f64,
+    mut run: impl FnMut(u64) -> f64,
 ) -> Throughput {
+    let mut handoff_ns = Vec::new();
+    let runs_mops = (0..suite.repeats as u64)
+        .map(|r| {
+            handoff_ns.extend(handoff::handoff_ns(handoff::ROUND_TRIPS));
+            run(r)
+        })
+        .collect();
     Throughput {
         workload: workload.into(),
         cache: driver.name().into(),
         threads,
-        runs_mops: (0..suite.repeats as u64).map(run).collect(),
+        runs_mops,
+        handoff_ns,
     }
 }
 
@@ -387,18 +396,22 @@ fn alternate(
     mut run: impl FnMut(usize, usize, u64) -> f64,
 ) -> [Throughput; 2] {
     let mut runs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut handoffs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for r in 0..repeats as u64 {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
+            handoffs[i].extend(handoff::handoff_ns(handoff::ROUND_TRIPS));
             runs[i].push(run(i, cells[i].1, r));
         }
     }
     let [a, b] = runs;
-    [(0, a), (1, b)].map(|(i, runs_mops)| Throughput {
+    let [ha, hb] = handoffs;
+    [(0, a, ha), (1, b, hb)].map(|(i, runs_mops, handoff_ns)| Throughput {
         workload: cells[i].0.into(),
         cache: cache.into(),
         threads: cells[i].1,
         runs_mops,
+        handoff_ns,
     })
 }
 
