@@ -657,11 +657,10 @@ fn handoff_table(
     }
     let _ = writeln!(
         out,
-        "The machine's state during these cells: the one-way hand-off of a cache line \
-         between the first two processors, measured just before each repetition (tens of \
-         ns between the two hardware threads of a core, several times that between cores; \
-         a virtual machine's host may move its processors between the two during a run, \
-         and cells whose threads share written lines slow down with it).\n"
+        "The one-way hand-off of a cache line between the first two processors, measured \
+         before each repetition: tens of ns between one core's two hardware threads, several \
+         times that between cores. Cells whose threads write shared lines slow down with \
+         it.\n"
     );
     let mut header = vec!["hand-off (ns)".to_string()];
     header.extend(threads.iter().map(|&t| threads_label(t)));
