@@ -16,7 +16,9 @@
 //! about 1.15 at 160 ns. The harness measures the hand-off before every
 //! throughput cell, so a report shows which state each workload ran in.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
 use std::time::Instant;
 
 /// Round trips per measurement: about 1 ms at a 25 ns hand-off, 7 ms at
@@ -30,10 +32,13 @@ pub const ROUND_TRIPS: u64 = 20_000;
 pub fn handoff_ns(round_trips: u64) -> Option<f64> {
     let cores = core_affinity::get_core_ids()?;
     let [a, b] = [*cores.first()?, *cores.get(1)?];
-    let line = crossbeam_utils::CachePadded::new(AtomicU64::new(0));
+    let line = CachePadded::new(AtomicU64::new(0));
+    // Raised by a side that could not pin itself; never written otherwise,
+    // so reading it costs the spinning sides nothing.
+    let abort = CachePadded::new(AtomicBool::new(false));
     let passes = round_trips.max(1) * 2;
     std::thread::scope(|s| {
-        let line = &line;
+        let (line, abort) = (&line, &abort);
         // Each side waits for its turn (even counts for the first, odd for
         // the second) and passes the line on with its increment.
         let side = move |core, first: bool| {
@@ -42,20 +47,17 @@ pub fn handoff_ns(round_trips: u64) -> Option<f64> {
                     // Unpinned, the two threads might share a processor and
                     // spin for whole time slices: give up the measurement.
                     // Release: the other side's wait reads this.
-                    line.store(u64::MAX, Ordering::Release);
+                    abort.store(true, Ordering::Release);
                     return None;
                 }
                 let start = Instant::now();
                 let mut turn = u64::from(!first);
                 while turn < passes {
-                    loop {
-                        // Acquire: pairs with the other side's Release.
-                        let seen = line.load(Ordering::Acquire);
-                        if seen == u64::MAX {
+                    // Acquire: pairs with the other side's Release.
+                    while line.load(Ordering::Acquire) != turn {
+                        // Acquire: pairs with the Release above.
+                        if abort.load(Ordering::Acquire) {
                             return None;
-                        }
-                        if seen == turn {
-                            break;
                         }
                         std::hint::spin_loop();
                     }
@@ -67,9 +69,9 @@ pub fn handoff_ns(round_trips: u64) -> Option<f64> {
             }
         };
         let second = s.spawn(side(b, false));
-        let first = s.spawn(side(a, true)).join().ok()??;
-        second.join().ok()??;
-        Some(first.as_nanos() as f64 / passes as f64)
+        let first = s.spawn(side(a, true)).join().ok()?;
+        let second = second.join().ok()?;
+        Some(first?.max(second?).as_nanos() as f64 / passes as f64)
     })
 }
 
