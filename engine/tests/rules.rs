@@ -607,21 +607,30 @@ impl Drop for Bomb {
     }
 }
 
+/// A cache with no size bound whose `on_remove` counts its calls (in the
+/// returned counter), then runs `then`.
+fn counting_cache<V: Send + Sync + 'static>(
+    then: impl Fn(&Session<V>) + Send + Sync + 'static,
+) -> (SessionCache<V>, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c2 = count.clone();
+    let cache = SessionCache::builder()
+        .capacity(0)
+        .clock(ManualClock::new(0))
+        .on_remove(move |s: &Session<V>| {
+            c2.fetch_add(1, Ordering::SeqCst);
+            then(s);
+        })
+        .build();
+    (cache, count)
+}
+
 /// A session value whose `drop` panics, freed by a flush: every session the
 /// flush removed is still reported, and the cache stays consistent.
 #[test]
 fn a_panicking_value_drop_loses_no_report() {
     const N: u32 = 640;
-    let clock = ManualClock::new(0);
-    let count = Arc::new(AtomicUsize::new(0));
-    let c2 = count.clone();
-    let cache: SessionCache<Bomb> = SessionCache::builder()
-        .capacity(0)
-        .clock(clock.clone())
-        .on_remove(move |_: &Session<Bomb>| {
-            c2.fetch_add(1, Ordering::SeqCst);
-        })
-        .build();
+    let (cache, count) = counting_cache(|_: &Session<Bomb>| {});
     for i in 0..N {
         // The cache holds the only reference: a flush frees the values.
         cache.add(&Arc::new(
@@ -646,17 +655,9 @@ fn a_panicking_value_drop_loses_no_report() {
 #[test]
 fn a_panicking_callback_does_not_stop_a_flush() {
     const N: u32 = 1000;
-    let clock = ManualClock::new(0);
-    let count = Arc::new(AtomicUsize::new(0));
-    let c2 = count.clone();
-    let cache: SessionCache<u32> = SessionCache::builder()
-        .capacity(0)
-        .clock(clock.clone())
-        .on_remove(move |s: &Session<u32>| {
-            c2.fetch_add(1, Ordering::SeqCst);
-            assert!(*s.value() != 5, "callback failure");
-        })
-        .build();
+    let (cache, count) = counting_cache(|s: &Session<u32>| {
+        assert!(*s.value() != 5, "callback failure");
+    });
     for i in 0..N {
         cache.add(&sess(&i.to_be_bytes(), 0, u64::from(i), i));
     }
