@@ -190,9 +190,15 @@ fn run(args: Args) -> Result<()> {
             d.name() == drivers::tiered::NAME && workloads.iter().any(|w| d.workloads().contains(w))
         });
         if !used {
+            let its: Vec<&str> = drivers::tiered::TieredDriver::new(None)
+                .workloads()
+                .iter()
+                .map(|w| w.label())
+                .collect();
             bail!(
-                "--redis-url: nothing in this run uses it (only {} does, in W1 and W4)",
-                drivers::tiered::NAME
+                "--redis-url: nothing in this run uses it (only {} does, in {})",
+                drivers::tiered::NAME,
+                its.join(" and ")
             );
         }
     }

@@ -574,21 +574,9 @@ fn throughput_section(out: &mut String, r: &Results, workload: &str) {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut header = vec!["cache (Mops/s)".to_string()];
-    header.extend(threads.iter().map(|&t| threads_label(t)));
-    let rows: Vec<Vec<String>> = caches
-        .iter()
-        .map(|c| {
-            let mut row = vec![cell(c)];
-            row.extend(
-                threads
-                    .iter()
-                    .map(|&t| fmt_stats(cell_stats(r, workload, c, t))),
-            );
-            row
-        })
-        .collect();
-    table(out, &header, &rows);
+    cache_by_threads_table(out, "cache (Mops/s)", &caches, &threads, |c, t| {
+        fmt_stats(cell_stats(r, workload, c, t))
+    });
     handoff_table(out, r, workload, &caches, &threads);
 
     // Ratios: sesscache to each other cache, each cache to the limit.
@@ -662,17 +650,36 @@ fn handoff_table(
          times that between cores. Cells whose threads write shared lines slow down with \
          it.\n"
     );
-    let mut header = vec!["hand-off (ns)".to_string()];
+    cache_by_threads_table(
+        out,
+        "hand-off (ns)",
+        caches,
+        threads,
+        |c, t| match cell_of(c, t) {
+            None => DASH.into(),
+            Some(s) if s.n > 1 => format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
+            Some(s) => format!("{:.0}", s.median),
+        },
+    );
+}
+
+/// A table with a row per cache and a column per thread count, `corner`
+/// heading the caches' column and `cell_text(cache, threads)` filling the
+/// rest.
+fn cache_by_threads_table(
+    out: &mut String,
+    corner: &str,
+    caches: &[String],
+    threads: &[usize],
+    cell_text: impl Fn(&str, usize) -> String,
+) {
+    let mut header = vec![corner.to_string()];
     header.extend(threads.iter().map(|&t| threads_label(t)));
     let rows: Vec<Vec<String>> = caches
         .iter()
         .map(|c| {
             let mut row = vec![cell(c)];
-            row.extend(threads.iter().map(|&t| match cell_of(c, t) {
-                None => DASH.into(),
-                Some(s) if s.n > 1 => format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max),
-                Some(s) => format!("{:.0}", s.median),
-            }));
+            row.extend(threads.iter().map(|&t| cell_text(c, t)));
             row
         })
         .collect();
