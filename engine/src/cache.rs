@@ -48,9 +48,10 @@ pub(crate) type NewHook<V> = Box<dyn Fn(&Arc<Session<V>>) + Send + Sync>;
 pub(crate) type RemoveHook<V> = Box<dyn Fn(&Session<V>) + Send + Sync>;
 pub(crate) type GetHook<V> = Box<dyn Fn(&[u8]) -> Option<Arc<Session<V>>> + Send + Sync>;
 
-/// `store` runs `flush(now)` when its running count `n` has
-/// `n & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK`: the 255th store, then every
-/// 256th, exactly as OpenSSL's `ssl_update_cache` tests `accept_good & 0xff`.
+/// `store` runs `flush(now)` when the count of the stores before it, `n`,
+/// has `n & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK`: the 256th store, then every
+/// 256th, as OpenSSL's `ssl_update_cache` tests `accept_good & 0xff` before
+/// the handshake is counted.
 #[cfg(not(sesscache_loom))]
 pub(crate) const AUTO_FLUSH_MASK: u64 = 0xff;
 /// Under loom: every 2nd store, so a model with a few stores reaches it.
@@ -91,6 +92,22 @@ const PREFETCH_DEPTH: usize = 3;
 fn catch_first_panic(first: &mut Option<Box<dyn Any + Send>>, f: impl FnOnce()) {
     if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
         first.get_or_insert(p);
+    }
+}
+
+/// `epoch::pin()`, keeping a panic it raises in `first` (see
+/// [`catch_first_panic`]) and pinning again. Pinning may run the epoch's
+/// garbage, whose frees run the `drop` of values removed by any thread; a
+/// panicking one unwinds out of the pin after it unpinned, and the function
+/// it panicked in is gone from the garbage, so each retry gets further.
+fn pin_holding_panic(first: &mut Option<Box<dyn Any + Send>>) -> Guard {
+    loop {
+        match panic::catch_unwind(epoch::pin) {
+            Ok(guard) => return guard,
+            Err(p) => {
+                first.get_or_insert(p);
+            }
+        }
     }
 }
 
@@ -590,20 +607,43 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
 
     /// The new-session path after a full handshake (`ssl_update_cache`):
     /// adds the session unless [`CacheMode::NO_INTERNAL_STORE`], then calls
-    /// `on_new`. The 255th store, and every 256th after it, runs
-    /// `flush(now)` on the calling thread unless [`CacheMode::NO_AUTO_CLEAR`]
-    /// (OpenSSL's `(accept_good & 0xff) == 0xff`).
+    /// `on_new`. A session already marked not resumable (removed, taken or
+    /// evicted) is neither added nor reported, as in OpenSSL since the fix
+    /// for CVE-2024-2511. The 256th store, and every 256th after it, runs
+    /// `flush(now)` on the calling thread unless [`CacheMode::NO_AUTO_CLEAR`]:
+    /// OpenSSL tests `accept_good & 0xff == 0xff` before it counts the
+    /// handshake, so its first automatic flush is on the 256th handshake too.
+    /// Every store counts, a skipped one included, but a skipped one never
+    /// flushes (OpenSSL returns before its test).
+    ///
+    /// # Panics
+    /// When the add (through `on_remove` for a session it evicts), `on_new`
+    /// or the automatic flush panics, the store still does the other steps,
+    /// then resumes the first panic.
     pub fn store(&self, session: &Arc<Session<V>>) {
-        if !self.mode.contains(CacheMode::NO_INTERNAL_STORE) {
-            self.add(session);
-        }
         // Relaxed: a counter; only its atomicity matters.
-        let n = self.counters.stores.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(hook) = &self.on_new {
-            hook(session);
+        let before = self.counters.stores.fetch_add(1, Ordering::Relaxed);
+        if !session.is_resumable() {
+            return;
         }
-        if !self.mode.contains(CacheMode::NO_AUTO_CLEAR) && n & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK {
-            self.flush(self.clock.now());
+        let mut first_panic = None;
+        if !self.mode.contains(CacheMode::NO_INTERNAL_STORE) {
+            catch_first_panic(&mut first_panic, || {
+                self.add(session);
+            });
+        }
+        if let Some(hook) = &self.on_new {
+            catch_first_panic(&mut first_panic, || hook(session));
+        }
+        if !self.mode.contains(CacheMode::NO_AUTO_CLEAR)
+            && before & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK
+        {
+            catch_first_panic(&mut first_panic, || {
+                self.flush(self.clock.now());
+            });
+        }
+        if let Some(p) = first_panic {
+            panic::resume_unwind(p);
         }
     }
 
@@ -629,7 +669,14 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         } else {
             Bound::Excluded((t, 0))
         };
-        let Some(last) = self.flush_end(t, expired) else {
+        // A panic from a callback or from a value's `drop` is held until
+        // the flush is over: the flush still removes (and reports) every
+        // expired session.
+        let mut first_panic = None;
+        let Some(last) = self.flush_end(t, expired, &mut first_panic) else {
+            if let Some(p) = first_panic {
+                panic::resume_unwind(p);
+            }
             return 0;
         };
         let upper = Bound::Included(last);
@@ -638,10 +685,9 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         let mut graveyard = Graveyard::new();
         let mut hashes = Vec::with_capacity(FLUSH_BATCH);
         let mut evicted = Vec::new();
-        let mut first_panic = None;
         loop {
             let mut removed = Vec::with_capacity(FLUSH_BATCH);
-            let guard = epoch::pin();
+            let guard = pin_holding_panic(&mut first_panic);
             // The batch's entries are borrowed from the index for as long as
             // `guard` is pinned: no reference count is touched until one is
             // retired, so the scan's cache misses can overlap.
@@ -664,17 +710,15 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                 }
             }
             // Hand this batch's deferred releases to the epoch now, and run
-            // expired ones here rather than in the readers.
-            guard.flush();
+            // expired ones here rather than in the readers. Those may free
+            // values removed earlier, anywhere, whose `drop` may panic.
+            catch_first_panic(&mut first_panic, || guard.flush());
             drop(guard);
             total += removed.len();
             // Sessions evicted by a lost race (see `retire`) are reported
             // with the batch but not counted as flushed.
             removed.append(&mut evicted);
-            // A panic from a callback or from a value's `drop` is held
-            // until the flush is over: the flush still removes (and
-            // reports) every expired session. The report goes first, as
-            // freeing runs the values' `drop`.
+            // The report goes first, as freeing runs the values' `drop`.
             catch_first_panic(&mut first_panic, || {
                 self.report_removed(None, removed);
                 graveyard.sweep();
@@ -703,8 +747,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// split at.)
     ///
     /// [`WARM_RANGES`]: crate::index::WARM_RANGES
-    fn flush_end(&self, t: u64, expired: Bound<IndexKey>) -> Option<IndexKey> {
-        let guard = epoch::pin();
+    fn flush_end(
+        &self,
+        t: u64,
+        expired: Bound<IndexKey>,
+        first_panic: &mut Option<Box<dyn Any + Send>>,
+    ) -> Option<IndexKey> {
+        let guard = pin_holding_panic(first_panic);
         #[cfg(not(sesscache_loom))]
         if t != 0 {
             if let Some((first, last)) = self.index.span_below((t, 0), &guard) {

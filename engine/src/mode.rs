@@ -17,7 +17,7 @@ use core::ops::{BitOr, BitOrAssign};
 pub struct CacheMode(u32);
 
 impl CacheMode {
-    /// No automatic flush every 255 stores (`SSL_SESS_CACHE_NO_AUTO_CLEAR`).
+    /// No automatic flush every 256 stores (`SSL_SESS_CACHE_NO_AUTO_CLEAR`).
     pub const NO_AUTO_CLEAR: CacheMode = CacheMode(0x80);
     /// Lookups skip the internal cache and ask only `on_get`
     /// (`SSL_SESS_CACHE_NO_INTERNAL_LOOKUP`).

@@ -28,8 +28,9 @@
 //!   `NO_INTERNAL_LOOKUP`, then `on_get` backed by an "external store"
 //!   `HashMap<id, handle>` that both sides share, `cb_hits`, add unless
 //!   `NO_INTERNAL_STORE`, expired → `timeouts` + `remove`), `store` (add
-//!   unless `NO_INTERNAL_STORE`, `on_new`, `flush(now)` on the store count
-//!   `n & 0xff == 0xff` unless `NO_AUTO_CLEAR`), `flush(t)` (every session
+//!   unless `NO_INTERNAL_STORE`, `on_new`, `flush(now)` when the count of
+//!   earlier stores `n` has `n & 0xff == 0xff` unless `NO_AUTO_CLEAR`;
+//!   nothing but the count for a session marked not resumable), `flush(t)` (every session
 //!   with `t > expiry`, all when `t == 0`, in expiry order) and
 //!   `set_capacity` (evicts like `add`);
 //! * invalid ids (empty, 33 bytes) make `Session::new` fail and make
@@ -53,7 +54,7 @@
 //! by length, and a 32-byte one) plus two invalid ones, so replacements and
 //! collisions are frequent. Timeouts include 0 and `u64::MAX` (saturation). A
 //! bulk operation stores up to 300 sessions in a row (mostly 200 or more) so
-//! the automatic flush of the 255th store is reached.
+//! the automatic flush of the 256th store is reached.
 //!
 //! Run: `cargo test -p sesscache --test model -- --nocapture`. [`CASES`]
 //! cases (or `PROPTEST_CASES`) of up to [`MAX_OPS`] operations; the test
@@ -75,7 +76,8 @@ use sesscache::{CacheMode, Error, ManualClock, Session, SessionCache, Stats, MAX
 const CASES: u32 = 10_000;
 /// The longest operation sequence of a case.
 const MAX_OPS: usize = 80;
-/// `store` flushes when its running count `n` has `n & MASK == MASK`.
+/// `store` flushes when the count of earlier stores `n` has
+/// `n & MASK == MASK`.
 const AUTO_FLUSH_MASK: u64 = 0xff;
 
 /// The id pool: the first [`VALID_IDS`] are valid, the rest are not.
@@ -211,6 +213,7 @@ struct Coverage {
     cb_expired: AtomicU64,
     auto_flushes: AtomicU64,
     auto_flush_removals: AtomicU64,
+    unresumable_stores: AtomicU64,
     flush_removals: AtomicU64,
     take_hits: AtomicU64,
     take_expired: AtomicU64,
@@ -229,6 +232,7 @@ struct CaseCoverage {
     cb_expired: u64,
     auto_flushes: u64,
     auto_flush_removals: u64,
+    unresumable_stores: u64,
     flush_removals: u64,
     take_hits: u64,
     take_expired: u64,
@@ -247,6 +251,7 @@ impl Coverage {
             (&self.cb_expired, c.cb_expired),
             (&self.auto_flushes, c.auto_flushes),
             (&self.auto_flush_removals, c.auto_flush_removals),
+            (&self.unresumable_stores, c.unresumable_stores),
             (&self.flush_removals, c.flush_removals),
             (&self.take_hits, c.take_hits),
             (&self.take_expired, c.take_expired),
@@ -271,6 +276,10 @@ impl Coverage {
             (
                 "sessions removed by automatic flushes",
                 get(&self.auto_flush_removals),
+            ),
+            (
+                "stores of sessions not resumable",
+                get(&self.unresumable_stores),
             ),
             (
                 "sessions removed by explicit flushes",
@@ -544,15 +553,20 @@ impl Model {
     }
 
     fn store(&mut self, h: usize) {
+        let before = self.stores;
+        self.stores += 1;
+        if !self.sessions[h].resumable {
+            self.cov.unresumable_stores += 1;
+            return;
+        }
         if !self.no_internal_store {
             self.add(h);
         }
-        self.stores += 1;
         self.events.push(Event::New {
             value: h as u32,
             resumable: self.sessions[h].resumable,
         });
-        if !self.no_auto_clear && self.stores & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK {
+        if !self.no_auto_clear && before & AUTO_FLUSH_MASK == AUTO_FLUSH_MASK {
             self.cov.auto_flushes += 1;
             self.cov.auto_flush_removals += self.flush(self.now) as u64;
         }

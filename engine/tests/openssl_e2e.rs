@@ -14,18 +14,23 @@
 //! - a session expires by the cache's clock, after the OpenSSL timeout;
 //! - several `SslContext`s share one cache;
 //! - a connection the server drops without `close_notify` loses its
-//!   session (OpenSSL's `SSL_free` removes it through the remove callback).
+//!   session (OpenSSL's `SSL_free` removes it through the remove callback);
+//! - the automatic flush runs on the same full handshake as OpenSSL's own
+//!   internal cache runs it.
 //!
 //! Every connection ends with a byte each way, so the client has processed
 //! the server's TLS 1.3 tickets before it takes its session, and with
 //! `close_notify` both ways (unless a test says otherwise).
 
+use std::ffi::{c_int, c_long, c_uchar, c_uint};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use foreign_types::ForeignTypeRef;
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
@@ -39,6 +44,7 @@ use openssl::ssl::{
 };
 use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509Name, X509};
+use openssl_sys::{SSL_CTX, SSL_SESSION};
 use sesscache::{CacheBuilder, ManualClock, Session, SessionCache};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -195,6 +201,9 @@ fn handshake(
     let client_tcp = TcpStream::connect(server.addr)?;
     let (server_tcp, _) = server.listener.accept()?;
     for tcp in [&client_tcp, &server_tcp] {
+        // No Nagle: each end's last small record would otherwise wait for
+        // the peer's delayed acknowledgement (tens of milliseconds).
+        tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
     }
@@ -441,5 +450,100 @@ fn tls13_ticket_resumes_with_early_data_enabled() -> Result<()> {
     assert!(second.resumed()?, "the ticket resumes");
     let replay = handshake(&server, &client, Some(&first.client))?;
     assert!(!replay.resumed()?, "a replayed ticket does not");
+    Ok(())
+}
+
+extern "C" {
+    fn SSL_SESSION_new() -> *mut SSL_SESSION;
+    fn SSL_SESSION_set1_id(s: *mut SSL_SESSION, sid: *const c_uchar, sid_len: c_uint) -> c_int;
+    fn SSL_SESSION_set_time(s: *mut SSL_SESSION, t: c_long) -> c_long;
+    fn SSL_SESSION_set_timeout(s: *mut SSL_SESSION, t: c_long) -> c_long;
+    fn SSL_CTX_add_session(ctx: *mut SSL_CTX, s: *mut SSL_SESSION) -> c_int;
+    fn SSL_SESSION_free(s: *mut SSL_SESSION);
+}
+
+/// The id of the session both caches hold, expired, before the handshakes.
+const STALE: &[u8] = b"stale-session";
+
+/// Full handshakes from fresh clients until `flushed` reads non-zero, at
+/// most `limit`; `done` counts them for the remove hooks.
+fn full_handshakes_until(
+    server: &Server,
+    client: &SslConnector,
+    done: &AtomicUsize,
+    flushed: &AtomicUsize,
+    limit: usize,
+) -> Result<()> {
+    while flushed.load(Ordering::SeqCst) == 0 && done.load(Ordering::SeqCst) < limit {
+        let h = handshake(server, client, None)?;
+        assert!(!h.resumed()?, "every connection is a full handshake");
+        done.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// OpenSSL's internal cache flushes expired sessions from
+/// `ssl_update_cache`, testing `accept_good & 0xff == 0xff` before the
+/// handshake is counted: on the 256th full handshake. A cache installed
+/// through the adapter must flush on the same one (its `store` counts).
+#[test]
+fn the_automatic_flush_runs_on_the_same_handshake_as_openssls() -> Result<()> {
+    const LIMIT: usize = 600;
+    let id = identity()?;
+    let client = client(&id)?;
+
+    // OpenSSL's own cache, holding one session that expired long ago.
+    let (done, flushed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut ctx = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())?;
+    ctx.set_certificate(&id.cert)?;
+    ctx.set_private_key(&id.key)?;
+    ctx.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+    ctx.set_max_proto_version(Some(SslVersion::TLS1_2))?;
+    ctx.set_options(SslOptions::NO_TICKET);
+    ctx.set_session_id_context(b"sesscache-e2e")?;
+    let (d, f) = (done.clone(), flushed.clone());
+    ctx.set_remove_session_callback(move |_, s| {
+        if s.id() == STALE {
+            f.store(d.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+        }
+    });
+    let acceptor = ctx.build();
+    // SAFETY: a fresh session, given its id, time and timeout, then added
+    // to the context (which takes its own reference) and released.
+    unsafe {
+        let s = SSL_SESSION_new();
+        assert!(!s.is_null());
+        assert_eq!(
+            SSL_SESSION_set1_id(s, STALE.as_ptr(), STALE.len() as c_uint),
+            1
+        );
+        SSL_SESSION_set_time(s, 1_000);
+        SSL_SESSION_set_timeout(s, 10);
+        assert_eq!(SSL_CTX_add_session(acceptor.context().as_ptr(), s), 1);
+        SSL_SESSION_free(s);
+    }
+    let server = Server::new(acceptor)?;
+    full_handshakes_until(&server, &client, &done, &flushed, LIMIT)?;
+    let theirs = flushed.load(Ordering::SeqCst);
+
+    // sesscache through the adapter, holding the same expired session.
+    let (done, flushed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (d, f) = (done.clone(), flushed.clone());
+    let (cache, _) = cache(
+        SessionCache::builder()
+            .clock(ManualClock::new(1_000_000))
+            .on_remove(move |s| {
+                if s.id() == STALE {
+                    f.store(d.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+                }
+            }),
+    );
+    cache.add(&Arc::new(Session::new(STALE, 1_000, 10, Vec::new())?));
+    let server = Server::new(server_ctx(&id, &cache, SslVersion::TLS1_2)?.build())?;
+    full_handshakes_until(&server, &client, &done, &flushed, LIMIT)?;
+    let ours = flushed.load(Ordering::SeqCst);
+
+    assert_ne!(theirs, 0, "OpenSSL flushed within {LIMIT} handshakes");
+    assert_eq!(ours, theirs, "the full handshake whose store flushed");
     Ok(())
 }

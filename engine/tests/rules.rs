@@ -358,19 +358,19 @@ fn dead_mark(s: &Arc<Session<u32>>) {
 }
 
 #[test]
-fn store_calls_on_new_and_auto_flushes_every_255th() {
+fn store_calls_on_new_and_auto_flushes_every_256th() {
     for mode in common::modes() {
         let clock = ManualClock::new(1000);
         let seen = Arc::new(Seen::default());
         let cache = recording(2, &clock, &seen).mode(mode).capacity(0).build();
         // One session that is already expired at 1000.
         cache.add(&sess(b"stale", 0, 1, ()));
-        for i in 0..254u32 {
+        for i in 0..255u32 {
             cache.store(&sess(&i.to_be_bytes(), 1000, 100, ()));
         }
         assert!(cache.contains(b"stale") || mode.contains(CacheMode::UPDATE_TIME));
-        assert_eq!(seen.new_ids().len(), 254);
-        cache.store(&sess(b"255th", 1000, 100, ()));
+        assert_eq!(seen.new_ids().len(), 255);
+        cache.store(&sess(b"256th", 1000, 100, ()));
         let flushed = !mode.contains(CacheMode::NO_AUTO_CLEAR);
         let stale_expired = !mode.contains(CacheMode::UPDATE_TIME);
         assert_eq!(
@@ -670,4 +670,111 @@ fn a_panicking_callback_does_not_stop_a_flush() {
     assert!(cache.contains(b"live"));
     let (map, index, _) = cache.debug_sizes();
     assert_eq!((map, index), (1, 1));
+}
+
+/// A session removed earlier, whose value's `drop` panics, is freed by the
+/// epoch's garbage that a later flush runs (not the flush's own): every
+/// session the flush removes is still reported, and the flush goes on.
+#[test]
+fn a_panicking_drop_of_earlier_garbage_loses_no_report() {
+    const N: u32 = 640;
+    let (cache, count) = counting_cache(|_: &Session<Bomb>| {});
+    for i in 1..=N {
+        cache.add(&Arc::new(
+            Session::new(&i.to_be_bytes(), 0, u64::from(i), Bomb(i)).unwrap(),
+        ));
+    }
+    // Removed and released here: the epoch frees it later, on whichever
+    // thread runs its garbage next.
+    let bomb = Arc::new(Session::new(b"bomb", 0, 1_000_000, Bomb(0)).unwrap());
+    cache.add(&bomb);
+    assert!(cache.remove(&bomb));
+    drop(bomb);
+    let before = count.load(Ordering::SeqCst);
+    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
+    assert!(r.is_err(), "the drop's panic reaches the caller");
+    assert_eq!(cache.len(), 0, "the flush went on after the panic");
+    assert_eq!(
+        count.load(Ordering::SeqCst) - before,
+        N as usize,
+        "every session the flush removed is reported"
+    );
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!((map, index), (0, 0));
+}
+
+/// `store` does every step although one panics: an `on_remove` that panics
+/// for the session its add evicts still lets `on_new` hear of the new one,
+/// and the panic reaches the caller afterwards.
+#[test]
+fn a_panicking_eviction_report_does_not_skip_on_new() {
+    let news = Arc::new(AtomicUsize::new(0));
+    let n2 = news.clone();
+    let cache: SessionCache<u32> = SessionCache::builder()
+        .capacity(1)
+        .clock(ManualClock::new(0))
+        .on_remove(|_: &Session<u32>| panic!("callback failure"))
+        .on_new(move |_: &Arc<Session<u32>>| {
+            n2.fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    cache.store(&sess(b"a", 0, 100, 1));
+    let r = catch_unwind(AssertUnwindSafe(|| cache.store(&sess(b"b", 0, 100, 2))));
+    assert!(r.is_err(), "the panic reaches the caller");
+    assert!(cache.contains(b"b") && !cache.contains(b"a"));
+    assert_eq!(news.load(Ordering::SeqCst), 2, "on_new heard of both");
+}
+
+/// An `on_new` that panics on the 256th store does not cost that store
+/// its automatic flush.
+#[test]
+fn a_panicking_on_new_does_not_skip_the_automatic_flush() {
+    let clock = ManualClock::new(0);
+    let cache: SessionCache<u32> = SessionCache::builder()
+        .capacity(0)
+        .clock(clock.clone())
+        .on_new(|s: &Arc<Session<u32>>| assert!(*s.value() != 255, "callback failure"))
+        .build();
+    for i in 0..255u32 {
+        cache.store(&sess(&i.to_be_bytes(), 0, 10, i));
+    }
+    // Everything stored so far has expired by the 256th store.
+    clock.set(1_000);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        cache.store(&sess(b"256th", 1_000, 10, 255))
+    }));
+    assert!(r.is_err(), "the panic reaches the caller");
+    assert_eq!(cache.len(), 1, "the 256th store flushed the expired ones");
+    assert!(cache.contains(b"256th"));
+}
+
+/// A session marked not resumable (taken, removed or evicted) is not
+/// stored again and `on_new` does not hear of it, as in OpenSSL's
+/// `ssl_update_cache`; the store still counts towards the automatic flush.
+#[test]
+fn a_session_not_resumable_is_not_stored() {
+    for mode in common::modes() {
+        let clock = ManualClock::new(1000);
+        let seen = Arc::new(Seen::default());
+        let cache = recording(2, &clock, &seen).mode(mode).capacity(0).build();
+        let s = sess(b"a", 1000, 100, ());
+        cache.add(&s);
+        assert!(cache.remove(&s));
+        assert!(!s.is_resumable());
+        cache.add(&sess(b"stale", 0, 1, ()));
+        for _ in 0..255 {
+            cache.store(&s);
+        }
+        assert!(!cache.contains(b"a"), "{mode:?}");
+        assert!(seen.new_ids().is_empty(), "{mode:?}");
+        // The 256th store flushes; the 255 skipped ones counted.
+        cache.store(&sess(b"256th", 1000, 100, ()));
+        let flushed = !mode.contains(CacheMode::NO_AUTO_CLEAR);
+        let stale_expired = !mode.contains(CacheMode::UPDATE_TIME);
+        assert_eq!(
+            cache.contains(b"stale"),
+            !(flushed && stale_expired),
+            "{mode:?}"
+        );
+    }
 }
