@@ -16,6 +16,15 @@ pub enum Error {
         /// The length that was given.
         len: usize,
     },
+    /// An OpenSSL session cache mode this cache cannot take
+    /// ([`CacheMode::from_openssl`](crate::CacheMode::from_openssl)): one
+    /// without `SSL_SESS_CACHE_SERVER` (`SSL_SESS_CACHE_OFF`, or client
+    /// only), with which OpenSSL caches no server session, or one with bits
+    /// OpenSSL does not define.
+    UnsupportedMode {
+        /// The mode value that was given.
+        bits: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -26,6 +35,15 @@ impl fmt::Display for Error {
                 f,
                 "session id is {len} bytes long: at most {} bytes are allowed (SSL_MAX_SSL_SESSION_ID_LENGTH)",
                 crate::MAX_ID_LEN
+            ),
+            Error::UnsupportedMode { bits } if bits & !crate::mode::OPENSSL_BITS != 0 => write!(
+                f,
+                "session cache mode {bits:#x} has bits OpenSSL does not define ({:#x})",
+                bits & !crate::mode::OPENSSL_BITS
+            ),
+            Error::UnsupportedMode { bits } => write!(
+                f,
+                "session cache mode {bits:#x} has no SSL_SESS_CACHE_SERVER (0x2): OpenSSL caches no server session in it; a server that wants no cache should not use one"
             ),
         }
     }

@@ -3,6 +3,8 @@
 use core::fmt;
 use core::ops::{BitOr, BitOrAssign};
 
+use crate::Error;
+
 /// How the cache behaves, as OpenSSL's `SSL_CTX_set_session_cache_mode`
 /// flags. Combine them with `|`; [`CacheMode::default()`] has none set.
 ///
@@ -15,6 +17,12 @@ use core::ops::{BitOr, BitOrAssign};
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct CacheMode(u32);
+
+/// `SSL_SESS_CACHE_SERVER`.
+const SERVER: u32 = 0x2;
+/// Every bit OpenSSL defines for the mode: `SSL_SESS_CACHE_CLIENT` (0x1),
+/// `SSL_SESS_CACHE_SERVER` and the flags.
+pub(crate) const OPENSSL_BITS: u32 = 0x3 | CacheMode::ALL;
 
 impl CacheMode {
     /// No automatic flush every 256 stores (`SSL_SESS_CACHE_NO_AUTO_CLEAR`).
@@ -50,9 +58,38 @@ impl CacheMode {
 
     /// The flags of an OpenSSL mode value; bits this cache has no use for
     /// (`SSL_SESS_CACHE_CLIENT`, `SSL_SESS_CACHE_SERVER`, unknown bits) are
-    /// dropped.
+    /// dropped. That includes the absence of `SSL_SESS_CACHE_SERVER`:
+    /// `SSL_SESS_CACHE_OFF` (0) gives the empty mode, which caches. To carry
+    /// an OpenSSL configuration over, use [`from_openssl`](Self::from_openssl),
+    /// which refuses what it cannot represent.
     pub const fn from_bits_truncate(bits: u32) -> CacheMode {
         CacheMode(bits & Self::ALL)
+    }
+
+    /// The flags of an OpenSSL server's mode value
+    /// (`SSL_CTX_set_session_cache_mode`), which must include
+    /// `SSL_SESS_CACHE_SERVER` (0x2); `SSL_SESS_CACHE_CLIENT` (0x1) may be
+    /// set too and is ignored.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedMode`] for a mode without
+    /// `SSL_SESS_CACHE_SERVER` (`SSL_SESS_CACHE_OFF`, client only: OpenSSL
+    /// caches no server session with it, so no cache should be used) or
+    /// with bits OpenSSL does not define.
+    ///
+    /// ```
+    /// use sesscache::{CacheMode, Error};
+    /// // SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR
+    /// assert_eq!(CacheMode::from_openssl(0x82), Ok(CacheMode::NO_AUTO_CLEAR));
+    /// // SSL_SESS_CACHE_OFF
+    /// assert_eq!(CacheMode::from_openssl(0), Err(Error::UnsupportedMode { bits: 0 }));
+    /// assert!(CacheMode::from_openssl(0x1002).is_err());
+    /// ```
+    pub const fn from_openssl(bits: u32) -> Result<CacheMode, Error> {
+        if bits & SERVER == 0 || bits & !OPENSSL_BITS != 0 {
+            return Err(Error::UnsupportedMode { bits });
+        }
+        Ok(CacheMode(bits & Self::ALL))
     }
 }
 

@@ -778,3 +778,28 @@ fn a_session_not_resumable_is_not_stored() {
         );
     }
 }
+
+/// OpenSSL mode values: a server mode maps to its flags; `OFF`, client
+/// only and undefined bits are typed errors, with a message that says why.
+#[test]
+fn openssl_modes_convert_or_are_refused() {
+    assert_eq!(CacheMode::from_openssl(0x2), Ok(CacheMode::empty()));
+    assert_eq!(
+        CacheMode::from_openssl(0x3 | 0x300 | 0x400),
+        Ok(CacheMode::NO_INTERNAL | CacheMode::UPDATE_TIME)
+    );
+    for bits in [0, 0x1, 0x80, 0x301, 0x2 | 0x800, 0x2 | 0x4, u32::MAX] {
+        let err = CacheMode::from_openssl(bits).unwrap_err();
+        assert_eq!(err, Error::UnsupportedMode { bits });
+        let text = err.to_string();
+        let why = if bits & 0x2 == 0 {
+            "SSL_SESS_CACHE_SERVER"
+        } else {
+            "does not define"
+        };
+        assert!(
+            text.contains(why) && text.contains(&format!("{bits:#x}")),
+            "{text}"
+        );
+    }
+}
