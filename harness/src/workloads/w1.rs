@@ -11,6 +11,13 @@ use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
 use crate::results::TierCounts;
 use crate::runner::timed;
 
+/// How many ids each thread's stores cycle through: once a thread has
+/// stored this many new sessions, each store replaces the session its
+/// thread stored this many stores earlier. The cache then keeps a steady
+/// size (the prefill plus at most this many per thread) however long a
+/// cell runs, as a cache in service keeps one by evicting and expiring.
+pub(crate) const STORE_POOL: usize = 1024;
+
 /// The shape of a resumption workload.
 #[derive(Clone, Debug)]
 pub struct ResumptionSpec {
@@ -18,7 +25,9 @@ pub struct ResumptionSpec {
     pub prefill: usize,
     /// Percent of operations that look up a live id (Zipf-distributed).
     pub lookup_pct: u32,
-    /// Percent that store a new session (the rest remove one).
+    /// Percent that store a new session (cycling through the thread's
+    /// [`STORE_POOL`] ids); the rest remove one of those ids, so the
+    /// prefilled sessions that the lookups ask for all stay cached.
     pub store_pct: u32,
     /// Zipf exponent of the lookups.
     pub zipf: f64,
@@ -29,7 +38,8 @@ pub struct ResumptionSpec {
 }
 
 impl ResumptionSpec {
-    /// W1: prefill 100k; 90% lookups (Zipf 0.99), 9% stores, 1% removes.
+    /// W1: prefill 100k; 90% lookups (Zipf 0.99), 9% stores, 1% removes
+    /// (both within each thread's [`STORE_POOL`]).
     pub fn w1() -> Self {
         ResumptionSpec {
             prefill: 100_000,
@@ -89,7 +99,15 @@ pub(crate) fn resumption_cell(
         // A value of this thread's own: cloning one shared `Arc` from every
         // thread would make its reference count a contended cache line.
         let value: Value = value.to_vec().into();
-        let mut fresh = 0u64;
+        // The k-th id of this thread's store pool.
+        let pool_id = move |k: u64| {
+            let mut id = fresh_id(t, k + 1, salt);
+            if spec.adversarial {
+                id[..4].copy_from_slice(b"\xde\xad\xbe\xef");
+            }
+            id
+        };
+        let mut next = 0u64;
         Box::new(move |stop: &AtomicBool| {
             let mut ops = 0u64;
             loop {
@@ -100,14 +118,10 @@ pub(crate) fn resumption_cell(
                 if roll < spec.lookup_pct {
                     std::hint::black_box(h.lookup(&ids[zipf.next_index()], now));
                 } else if roll < spec.lookup_pct + spec.store_pct {
-                    fresh += 1;
-                    let mut id = fresh_id(t, fresh, salt);
-                    if spec.adversarial {
-                        id[..4].copy_from_slice(b"\xde\xad\xbe\xef");
-                    }
-                    h.store(&id, &value, now, timeout);
+                    next = (next + 1) % STORE_POOL as u64;
+                    h.store(&pool_id(next), &value, now, timeout);
                 } else {
-                    h.remove(&ids[rng.random_range(0..ids.len())]);
+                    h.remove(&pool_id(rng.random_range(0..STORE_POOL as u64)));
                 }
                 ops += 1;
             }
