@@ -106,8 +106,16 @@ struct Args {
     #[arg(long, default_value = "results")]
     out: PathBuf,
     /// Redraw report.md and the plots from an existing results.json instead
-    /// of running anything.
-    #[arg(long, value_name = "RESULTS_JSON")]
+    /// of running anything (they are written beside it; no run option may
+    /// be given with it).
+    #[arg(
+        long,
+        value_name = "RESULTS_JSON",
+        conflicts_with_all = [
+            "full", "threads", "workloads", "caches", "redis_url", "cell_ms",
+            "repeats", "value_bytes", "out",
+        ]
+    )]
     redraw: Option<PathBuf>,
 }
 
@@ -234,6 +242,9 @@ fn run(args: Args) -> Result<()> {
     let drivers = ready;
 
     let start = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    // The output directory exists before anything is measured, so a bad
+    // --out costs no run.
+    let dir = run_dir(&args.out)?;
     let mut suite = Suite {
         full: args.full,
         threads,
@@ -292,10 +303,6 @@ fn run(args: Args) -> Result<()> {
     workloads::run(&suite, &mut results);
     suite.progress.finish_with_message("done");
 
-    let dir = args
-        .out
-        .join(chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(
         dir.join("results.json"),
         serde_json::to_string_pretty(&results)?,
@@ -314,6 +321,26 @@ impl Drop for StopServers {
         #[cfg(feature = "redis")]
         drivers::tiered::shutdown();
     }
+}
+
+/// A new directory `<out>/<start time>` for this run's outputs: `-2`, `-3`
+/// … is appended when a run that started in the same second has it.
+fn run_dir(out: &std::path::Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S").to_string();
+    for n in 1..=100 {
+        let dir = if n == 1 {
+            out.join(&stamp)
+        } else {
+            out.join(format!("{stamp}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    bail!("{}: 100 runs started at {stamp} already", out.display())
 }
 
 fn write_outputs(results: &Results, dir: &std::path::Path) -> Result<()> {

@@ -16,13 +16,16 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the harness with `args` (and `--out` into `out`), with backtraces
-/// asked for; returns whether it succeeded and its stderr.
+/// Runs the harness with `args` (and `--out` into `out`, unless it
+/// redraws), with backtraces asked for; returns whether it succeeded and
+/// its stderr.
 fn run(args: &[&str], out: &std::path::Path) -> (bool, String) {
-    let run = Command::new(env!("CARGO_BIN_EXE_sesscache-harness"))
-        .args(args)
-        .arg("--out")
-        .arg(out)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesscache-harness"));
+    cmd.args(args);
+    if !args.contains(&"--redraw") {
+        cmd.arg("--out").arg(out);
+    }
+    let run = cmd
         .env("RUST_BACKTRACE", "1")
         .env("RUST_LIB_BACKTRACE", "1")
         .output()
@@ -70,6 +73,15 @@ fn bad_arguments_are_one_clear_error_and_run_nothing() {
         (&["--caches", ""], "unknown cache \"\""),
         (&["--redraw", &missing], "reading"),
         (&["--redraw", &garbage], "is not a harness results.json"),
+        // A redraw runs nothing: run options with it are a mistake.
+        (
+            &["--redraw", &garbage, "--threads", "2"],
+            "cannot be used with '--threads",
+        ),
+        (
+            &["--redraw", &garbage, "--full"],
+            "cannot be used with '--full",
+        ),
         // A Redis URL that nothing in the run would use.
         (
             &[
@@ -100,6 +112,70 @@ fn bad_arguments_are_one_clear_error_and_run_nothing() {
             "{args:?}: {stderr}"
         );
         assert!(!out.exists(), "{args:?} wrote results");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An output directory that cannot be made fails the run before anything
+/// is measured: here a cell of ten minutes, which the run must not reach.
+#[test]
+fn a_bad_output_directory_fails_before_the_run() {
+    let dir = scratch("bad-out");
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sesscache-harness"))
+        .args(["--workloads", "w1", "--caches", "naive", "--threads", "1"])
+        .args(["--cell-ms", "600000", "--out"])
+        .arg(file.join("x"))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the run started measuring with an unusable --out");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.starts_with("error: creating "), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs that start in the same second write to directories of their own.
+#[test]
+fn runs_in_the_same_second_do_not_share_a_directory() {
+    let dir = scratch("same-second");
+    let out = dir.join("out");
+    for _ in 0..3 {
+        let run = Command::new(env!("CARGO_BIN_EXE_sesscache-harness"))
+            .args(["--workloads", "w4", "--caches", "naive", "--threads", "1"])
+            .args(["--cell-ms", "1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let mut runs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    for r in &runs {
+        assert!(out.join(r).join("results.json").exists(), "{r}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
