@@ -215,6 +215,29 @@ fn run(args: Args) -> Result<()> {
         }
     }
 
+    // A run that cannot fit in memory is refused before it starts, rather
+    // than killed (or killing the machine) halfway.
+    let memory = machine::describe().memory_bytes;
+    let needs = memory_estimate(
+        &workloads,
+        &drivers,
+        &threads,
+        cpus,
+        args.full,
+        args.value_bytes,
+    );
+    // A quarter is left to the system and to what the estimate leaves out.
+    if memory > 0 && needs > memory / 4 * 3 {
+        bail!(
+            "this run would need about {:.1} GiB of memory and the machine has {:.1} GiB: \
+             use a smaller --value-bytes (values are allocated per session, up to 1.1 million \
+             sessions at once in W3 and W6), or fewer --threads for the limit (a private table \
+             per thread)",
+            needs as f64 / GIB,
+            memory as f64 / GIB
+        );
+    }
+
     // Whatever a driver needs outside the process (the private Redis) is
     // stopped when main returns, on errors too.
     let _stop = StopServers;
@@ -321,6 +344,53 @@ impl Drop for StopServers {
         #[cfg(feature = "redis")]
         drivers::tiered::shutdown();
     }
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Roughly the most memory the run holds at once: the sessions of its
+/// largest workload, each with a value of its own and ~600 bytes of cache
+/// structure (more than most caches take, less than OpenSSL's ~1.4 KB),
+/// and for the limit a private table of the prefill per thread (~200
+/// bytes an entry with the table's growth, as measured: 1 024 threads of
+/// W1 peaked at 20 GB; the values are shared). A guard against runs that
+/// cannot fit, not a prediction.
+fn memory_estimate(
+    workloads: &[Workload],
+    drivers: &[Box<dyn Driver>],
+    threads: &[usize],
+    cpus: usize,
+    full: bool,
+    value_bytes: usize,
+) -> u64 {
+    let per_session = value_bytes as u64 + 600;
+    let most_threads = threads.iter().copied().max().unwrap_or(1);
+    let limit = drivers.iter().any(|d| d.name() == "limit");
+    workloads
+        .iter()
+        .map(|w| {
+            let (sessions, limit_threads, limit_prefill): (u64, usize, u64) = match w {
+                Workload::W1 | Workload::W7 => (100_000, most_threads, 100_000),
+                Workload::W5 => (100_000, 4 * cpus, 100_000),
+                Workload::W2 => (20_480, most_threads, 20_480),
+                Workload::W3 => (1_100_000, 0, 0),
+                // Every point's cache is alive at once.
+                Workload::W6 => (
+                    workloads::live_counts(full).iter().sum::<usize>() as u64,
+                    0,
+                    0,
+                ),
+                Workload::W4 | Workload::Mem => (100_000, 0, 0),
+            };
+            let private = if limit {
+                limit_threads as u64 * limit_prefill * 200
+            } else {
+                0
+            };
+            sessions * per_session + private
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// A new directory `<out>/<start time>` for this run's outputs: `-2`, `-3`

@@ -65,6 +65,12 @@ fn bad_arguments_are_one_clear_error_and_run_nothing() {
             "--value-bytes must be between",
         ),
         (&["--cell-ms", "0"], "--cell-ms must be between"),
+        // A megabyte per session for W3's 1.1 million: no machine here has
+        // that memory.
+        (
+            &["--value-bytes", "1048576", "--workloads", "w3"],
+            "would need about",
+        ),
         (&["--cell-ms", "600001"], "--cell-ms must be between"),
         (&["--repeats", "0"], "--repeats must be between"),
         (&["--repeats", "101"], "--repeats must be between"),
