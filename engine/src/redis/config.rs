@@ -20,6 +20,12 @@ pub enum ConfigError {
     TimeoutTooLong,
     /// The pool must hold at least one connection.
     ZeroPoolSize,
+    /// The pool holds at most [`RedisConfig::MAX_POOL_SIZE`] connections
+    /// (its bookkeeping is allocated for all of them up front).
+    PoolTooLarge {
+        /// The size given.
+        size: u32,
+    },
     /// The key prefix must not be empty: the tier deletes keys made of the
     /// prefix and ids that clients send.
     EmptyPrefix,
@@ -44,6 +50,11 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroPoolSize => {
                 f.write_str("the Redis connection pool must hold at least one connection")
             }
+            ConfigError::PoolTooLarge { size } => write!(
+                f,
+                "the Redis connection pool may hold at most {} connections, not {size}",
+                RedisConfig::MAX_POOL_SIZE
+            ),
         }
     }
 }
@@ -78,6 +89,9 @@ impl RedisConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
     /// Default number of pooled connections.
     pub const DEFAULT_POOL_SIZE: u32 = 16;
+    /// The largest pool: far more connections than threads that could use
+    /// them at once on any machine (the pool reserves room for all).
+    pub const MAX_POOL_SIZE: u32 = 1024;
     /// The longest timeout accepted.
     pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default prefix of every key (and of the invalidation channel).
@@ -116,7 +130,8 @@ impl RedisConfig {
         self
     }
 
-    /// How many connections the pool keeps open at most. Default 16.
+    /// How many connections the pool keeps open at most. Default 16; 1 to
+    /// [`MAX_POOL_SIZE`](Self::MAX_POOL_SIZE).
     pub fn pool_size(mut self, n: u32) -> Self {
         self.pool_size = n;
         self
@@ -156,6 +171,11 @@ impl RedisConfig {
         }
         if self.pool_size == 0 {
             return Err(ConfigError::ZeroPoolSize);
+        }
+        if self.pool_size > Self::MAX_POOL_SIZE {
+            return Err(ConfigError::PoolTooLarge {
+                size: self.pool_size,
+            });
         }
         Ok(())
     }

@@ -81,6 +81,19 @@ if v then
 end
 return v";
 
+/// Deletes `KEYS` and publishes, for each, its invalidation (`ARGV[i + 1]`)
+/// on the channel `ARGV[1]`; returns how many keys existed. One command
+/// and one reply, so a Redis that stops answering costs one socket wait,
+/// not one per key (a pipeline of DEL and PUBLISH pairs waited for each of
+/// its replies in turn).
+const DELETE: &str = r"
+local n = 0
+for i, k in ipairs(KEYS) do
+  n = n + redis.call('DEL', k)
+  redis.call('PUBLISH', ARGV[1], ARGV[i + 1])
+end
+return n";
+
 /// How long r2d2 keeps retrying a connection in the background. Callers
 /// never wait this long (each waits at most its operation's timeout);
 /// a long value only makes r2d2's retries back off instead of hammering
@@ -136,6 +149,7 @@ pub(crate) struct Link {
     pub(crate) pending: Pending,
     /// The take script, hashed once (`EVALSHA`, falling back to `EVAL`).
     pub(crate) take_script: redis::Script,
+    delete_script: redis::Script,
 }
 
 impl Link {
@@ -179,6 +193,7 @@ impl Link {
             node,
             pending: Pending::default(),
             take_script: redis::Script::new(TAKE),
+            delete_script: redis::Script::new(DELETE),
         }
     }
 
@@ -200,21 +215,16 @@ impl Link {
         m
     }
 
-    /// Deletes `ids` in Redis and tells the other caches, in one round
-    /// trip; how many keys were deleted, or `None` if Redis was not
-    /// reached.
+    /// Deletes `ids` in Redis and tells the other caches, in one command
+    /// (the [`DELETE`] script); how many keys were deleted, or `None` if
+    /// Redis was not reached.
     pub(crate) fn delete(&self, ids: &[Vec<u8>]) -> Option<u64> {
-        let channel = self.channel();
-        let mut pipe = redis::pipe();
+        let mut call = self.delete_script.prepare_invoke();
+        call.arg(self.channel());
         for id in ids {
-            pipe.cmd("DEL").arg(self.key(id));
-            pipe.cmd("PUBLISH")
-                .arg(&channel)
-                .arg(self.invalidation(id))
-                .ignore();
+            call.key(self.key(id)).arg(self.invalidation(id));
         }
-        let counts = self.run("remove sessions", |c| pipe.query::<Vec<u64>>(c))?;
-        Some(counts.iter().sum())
+        self.run("remove sessions", |c| call.invoke::<u64>(c))
     }
 
     /// Sends one batch of waiting removals; false if Redis did not take
@@ -320,8 +330,15 @@ impl Link {
             .and_then(|mut conn| {
                 op(&mut conn.inner).map_err(|e| {
                     let outage = is_outage(&e);
-                    if outage {
+                    // Only an error answer from the server (it has a code)
+                    // leaves the connection in step with its replies; any
+                    // other error (a reply the parser refused, half read)
+                    // may leave bytes behind that the next command would
+                    // read as its own reply.
+                    if outage || e.code().is_none() {
                         conn.broken = true;
+                    }
+                    if outage {
                         // Relaxed: a hint for checkouts; nothing is published.
                         self.generation.fetch_add(1, Ordering::Relaxed);
                     }

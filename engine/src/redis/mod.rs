@@ -55,7 +55,12 @@
 //!   locked set (at most 65 536 ids; touched only while something waits),
 //!   and meanwhile this cache neither reads the session back, nor lets a
 //!   `take` of it win, nor writes a new session with that id through.
-//!   Other caches may resume it until then.
+//!   Other caches may resume it until then. Past 65 536 waiting ids, a
+//!   further one is only counted in `errors`: this cache may then read
+//!   that session back from Redis once Redis answers again.
+//! - A reply that the `redis` crate's parser rejects drops its connection;
+//!   one that it accepts although malformed cannot be told from a real
+//!   answer.
 //! - A read-through that races a remove (on this machine or another) may
 //!   fill the local cache with the session just removed.
 //! - An answer that trickles in can take longer than the timeout in all
