@@ -63,13 +63,16 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
   mem  bytes allocated per cached session beyond id + value
 
 The quick suite (the default) takes under 3 minutes on 2 cores; --full runs
-longer cells, 5 repetitions of each (the median is reported, with min-max) and
-larger sizes. Every run stops by itself.";
+longer throughput cells, 5 repetitions of each (the median is reported, with
+min-max), as many machine-floor windows, and larger sizes. In either, W6's
+figures are medians of its rounds, and W3's flush and W4 run once per cache.
+Every run stops by itself.";
 
 #[derive(Debug, Parser)]
 #[command(name = "sesscache-harness", version, about = "Benchmark sesscache against OpenSSL, rustls, moka and the hardware limit", long_about = LONG_ABOUT)]
 struct Args {
-    /// Longer, repeated runs (5 repetitions, median with min-max) and larger sizes.
+    /// Longer, repeated runs (5 repetitions of each throughput cell, median
+    /// with min-max; W3's flush and W4 run once) and larger sizes.
     #[arg(long)]
     full: bool,
     /// Thread counts for the throughput workloads, comma-separated

@@ -289,7 +289,7 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
                 [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
             )
         })
-        .chain(floor_row.filter(|_| !entries.is_empty()))
+        .chain(floor_row)
         .filter(|(_, v)| v.iter().any(|x| *x > 0.0))
         .collect();
     let Some((lo, hi)) = positive_bounds(values.iter().flat_map(|(_, v)| v.iter().copied())) else {

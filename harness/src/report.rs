@@ -840,7 +840,7 @@ fn fmt_pct(f: &FlushLatency, ns: u64) -> String {
 }
 
 fn w3_section(out: &mut String, r: &Results) {
-    if r.flush_latency.is_empty() {
+    if r.flush_latency.is_empty() && r.machine_floor.is_none() {
         return;
     }
     out.push_str("## W3 flush under load\n\n");
@@ -852,6 +852,16 @@ fn w3_section(out: &mut String, r: &Results) {
          lookups and, for each stalled one, the lookups that would have arrived meanwhile \
          at the warm-up's rate (coordinated omission).\n\n",
     );
+    // A run whose caches all skip W3 still measured the machine's floor.
+    if !r.flush_latency.is_empty() {
+        w3_table(out, r);
+    }
+    if let Some(f) = &r.machine_floor {
+        floor_paragraph(out, r, f);
+    }
+}
+
+fn w3_table(out: &mut String, r: &Results) {
     let mut entries: Vec<&FlushLatency> = r.flush_latency.iter().collect();
     let order = order_caches(entries.iter().map(|f| f.cache.as_str()));
     entries.sort_by_key(|f| order.iter().position(|c| *c == f.cache));
@@ -903,9 +913,6 @@ fn w3_section(out: &mut String, r: &Results) {
         })
         .collect();
     table(out, &header, &rows);
-    if let Some(f) = &r.machine_floor {
-        floor_paragraph(out, r, f);
-    }
 }
 
 /// `" (the window with the median p99.9 of 3; each window's: a, b, c)"`,

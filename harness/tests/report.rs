@@ -988,3 +988,20 @@ fn the_hand_off_before_each_cell_is_reported() {
     // Cells without the measurement show a dash.
     assert_eq!(row[1], "—", "{table}");
 }
+
+/// A run whose caches all skip W3 (rustls alone) still measured the
+/// machine's floor: the W3 section reports it, with no table.
+#[test]
+fn the_machine_floor_is_reported_without_w3_entries() {
+    let mut r = fixture();
+    r.flush_latency.clear();
+    r.machine_floor = Some(floor(1_100_000));
+    let md = markdown(&r);
+    let start = md.find("## W3").expect("a W3 section");
+    let w3_text = &md[start..start + md[start..].find("\n## ").unwrap()];
+    assert!(
+        w3_text.contains("**Machine floor (no cache).**"),
+        "{w3_text}"
+    );
+    assert!(!w3_text.contains("| cache |"), "{w3_text}");
+}
