@@ -35,11 +35,12 @@ either it is skipped with a note.
 
 Workloads (session ids are 32 random bytes, values a few hundred bytes):
   w1   resumption, read-mostly: prefill 100k; 90% lookups of live ids
-       (Zipf 0.99), 9% stores of new sessions, 1% removes; each thread's
-       stores cycle through 1024 ids of its own (a store then replaces the
-       session it stored 1024 stores before) and its removes take one of
-       those, so the prefilled sessions all stay cached and the cache keeps
-       its size however long the run
+       (Zipf 0.99), 9% stores of new sessions, 1% removes; the threads'
+       stores cycle through 2048 ids in all, min(1024, 2048 / threads) of
+       each thread's own (a store then replaces the session it stored that
+       many stores before), and its removes take one of those, so the
+       prefilled sessions all stay cached and the cache keeps its size
+       however long the run
   w2   handshake storm: capacity 20480 (OpenSSL's default); 50% stores of new
        sessions, 50% lookups of one of the thread's last min(1024,
        20480 / (2 × threads)) stores; eviction all the time

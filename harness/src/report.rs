@@ -34,8 +34,9 @@ const THROUGHPUT_WORKLOADS: [(&str, &str); 5] = [
     (
         "W1",
         "resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), \
-         9% stores of new sessions, 1% removes (each thread's stores cycle through 1 024 ids \
-         of its own, which its removes pick from: the prefill stays cached and the size steady)",
+         9% stores of new sessions, 1% removes (the threads' stores cycle through 2 048 ids in \
+         all, min(1 024, 2 048 / threads) of each thread's own, which its removes pick from: \
+         the prefill stays cached and the size steady)",
     ),
     (
         "W2",

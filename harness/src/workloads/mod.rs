@@ -3,7 +3,7 @@
 //!
 //! | id | what |
 //! |----|------|
-//! | W1 | resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), 9% stores of new sessions cycling through 1 024 ids per thread, 1% removes of those |
+//! | W1 | resumption, read-mostly: prefill 100k; 90% lookups of live ids (Zipf 0.99), 9% stores of new sessions cycling through 2 048 ids shared out between the threads, 1% removes of those |
 //! | W2 | handshake storm: capacity 20 480; 50% stores of new sessions, 50% lookups; eviction all the time |
 //! | W3 | flush under load: 1M sessions expiring at T plus 100k live; one thread flushes at T+1 while the others look up live ids; lookup latency during the flush; then the same timing loop with no cache (the machine floor) |
 //! | W4 | tickets: store, then take single-use tickets from several threads; count double takes |

@@ -11,12 +11,19 @@ use crate::ids::{adversarial_ids, fresh_id, random_ids, ZipfTable};
 use crate::results::TierCounts;
 use crate::runner::timed;
 
-/// How many ids each thread's stores cycle through: once a thread has
-/// stored this many new sessions, each store replaces the session its
-/// thread stored this many stores earlier. The cache then keeps a steady
-/// size (the prefill plus at most this many per thread) however long a
-/// cell runs, as a cache in service keeps one by evicting and expiring.
-pub(crate) const STORE_POOL: usize = 1024;
+/// How many ids the threads' stores cycle through, all threads together
+/// ([`store_pool`] each): once a thread has stored its share of new
+/// sessions, each store replaces the session it stored that many stores
+/// earlier. The cache then keeps a steady size (the prefill plus at most
+/// this many) however long a cell runs and however many threads run it, as
+/// a cache in service keeps one by evicting and expiring; and W5's
+/// oversubscribed threads keep as many recent sessions hot as W1's do.
+pub(crate) const STORE_POOL: usize = 2048;
+
+/// Each thread's share of [`STORE_POOL`]: at most 1 024, at least one.
+pub(crate) fn store_pool(threads: usize) -> usize {
+    (STORE_POOL / threads.max(1)).clamp(1, 1024)
+}
 
 /// The shape of a resumption workload.
 #[derive(Clone, Debug)]
@@ -26,7 +33,7 @@ pub struct ResumptionSpec {
     /// Percent of operations that look up a live id (Zipf-distributed).
     pub lookup_pct: u32,
     /// Percent that store a new session (cycling through the thread's
-    /// [`STORE_POOL`] ids); the rest remove one of those ids, so the
+    /// [`store_pool`] ids); the rest remove one of those ids, so the
     /// prefilled sessions that the lookups ask for all stay cached.
     pub store_pct: u32,
     /// Zipf exponent of the lookups.
@@ -39,7 +46,7 @@ pub struct ResumptionSpec {
 
 impl ResumptionSpec {
     /// W1: prefill 100k; 90% lookups (Zipf 0.99), 9% stores, 1% removes
-    /// (both within each thread's [`STORE_POOL`]).
+    /// (both within each thread's [`store_pool`]).
     pub fn w1() -> Self {
         ResumptionSpec {
             prefill: 100_000,
@@ -108,6 +115,7 @@ pub(crate) fn resumption_cell(
             id
         };
         let mut next = 0u64;
+        let pool = store_pool(threads) as u64;
         Box::new(move |stop: &AtomicBool| {
             let mut ops = 0u64;
             loop {
@@ -118,14 +126,32 @@ pub(crate) fn resumption_cell(
                 if roll < spec.lookup_pct {
                     std::hint::black_box(h.lookup(&ids[zipf.next_index()], now));
                 } else if roll < spec.lookup_pct + spec.store_pct {
-                    next = (next + 1) % STORE_POOL as u64;
+                    next = (next + 1) % pool;
                     h.store(&pool_id(next), &value, now, timeout);
                 } else {
-                    h.remove(&pool_id(rng.random_range(0..STORE_POOL as u64)));
+                    h.remove(&pool_id(rng.random_range(0..pool)));
                 }
                 ops += 1;
             }
         })
     });
     (mops, cache.tier_stats())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_pools_hold_a_fixed_number_of_sessions_in_all() {
+        assert_eq!(store_pool(1), 1024);
+        assert_eq!(store_pool(2), 1024);
+        assert_eq!(store_pool(8), 256);
+        assert_eq!(store_pool(4096), 1);
+        for threads in 1..=8192 {
+            let p = store_pool(threads);
+            assert!((1..=1024).contains(&p), "{threads}: {p}");
+            assert!(threads * p <= STORE_POOL || p == 1, "{threads} × {p}");
+        }
+    }
 }
