@@ -143,6 +143,55 @@ fn stats_of(values: &[f64]) -> Option<Stats> {
     })
 }
 
+/// For two cells measured alternately (repetition `i` of one right after
+/// repetition `i` of the other: W5 and its reference, W7's two halves),
+/// the median over `i` of `a`'s repetition over `b`'s. The machine can
+/// change state between repetitions (see BENCHMARKS.md), and a ratio of
+/// medians then compares repetitions from different states; a pair is
+/// measured within a second. `None` where the cells' repetitions do not
+/// pair up (then the ratio of medians is the figure).
+fn paired_ratio(a: &Throughput, b: &Throughput) -> Option<f64> {
+    if a.runs_mops.len() != b.runs_mops.len() {
+        return None;
+    }
+    let ratios: Vec<f64> = a
+        .runs_mops
+        .iter()
+        .zip(&b.runs_mops)
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && **y > 0.0)
+        .map(|(x, y)| x / y)
+        .collect();
+    (!ratios.is_empty()).then(|| crate::results::median(&ratios))
+}
+
+/// The first cell of `workload` for `cache` at `threads`.
+fn find_cell<'a>(
+    results: &'a Results,
+    workload: &str,
+    cache: &str,
+    threads: usize,
+) -> Option<&'a Throughput> {
+    results
+        .throughput
+        .iter()
+        .find(|t| t.workload == workload && t.cache == cache && t.threads == threads)
+}
+
+/// `a / b` for two cells measured alternately: the median of the paired
+/// ratios where the repetitions pair up, else the ratio of the medians.
+fn alternating_ratio(
+    results: &Results,
+    (wa, ta): (&str, usize),
+    (wb, tb): (&str, usize),
+    cache: &str,
+) -> Option<f64> {
+    let (a, b) = (
+        find_cell(results, wa, cache, ta)?,
+        find_cell(results, wb, cache, tb)?,
+    );
+    paired_ratio(a, b).or_else(|| ratio(stats(a)?.median, stats(b)?.median))
+}
+
 /// The first cell of `workload` for `cache` at `threads` with a usable run.
 pub(crate) fn cell_stats(
     results: &Results,
@@ -719,7 +768,9 @@ fn w5_comparison(out: &mut String, r: &Results) {
                 runs.insert(s.n);
             }
             let ratio = match (reference, over) {
-                (Some((_, a)), Some((_, b))) => fmt_opt_ratio(ratio(b.median, a.median)),
+                (Some((ta, _)), Some((tb, _))) => {
+                    fmt_opt_ratio(alternating_ratio(r, ("W5", tb), (W5_REFERENCE, ta), c))
+                }
                 _ => DASH.into(),
             };
             vec![cell(c), show(reference), show(over), ratio]
@@ -735,7 +786,8 @@ fn w5_comparison(out: &mut String, r: &Results) {
     let _ = write!(
         out,
         "Oversubscribed against the same cache at one thread per core, measured together \
-         ({order}; W5 / one per core, 1.00× = nothing lost):\n\n"
+         ({order}; W5 / one per core, the median of the ratios of the runs measured back to \
+         back, 1.00× = nothing lost):\n\n"
     );
     let header = [
         "cache",
@@ -793,7 +845,8 @@ fn w7_comparison(out: &mut String, r: &Results) {
         .collect();
     let caches = order_caches(both.iter().map(|(c, _)| c.as_str()));
     out.push_str(
-        "Adversarial ids against random ids (W7-adversarial / W7-random, 1.00× = no slowdown):\n\n",
+        "Adversarial ids against random ids (W7-adversarial / W7-random, 1.00× = no slowdown; \
+         the median of the ratios of the repetitions measured back to back):\n\n",
     );
     let mut header = vec!["cache".to_string()];
     header.extend(threads.iter().map(|&t| threads_label(t)));
@@ -802,13 +855,12 @@ fn w7_comparison(out: &mut String, r: &Results) {
         .map(|c| {
             let mut row = vec![cell(c)];
             row.extend(threads.iter().map(|&t| {
-                match (
-                    cell_stats(r, "W7-adversarial", c, t),
-                    cell_stats(r, "W7-random", c, t),
-                ) {
-                    (Some(a), Some(b)) => fmt_opt_ratio(ratio(a.median, b.median)),
-                    _ => DASH.into(),
-                }
+                fmt_opt_ratio(alternating_ratio(
+                    r,
+                    ("W7-adversarial", t),
+                    ("W7-random", t),
+                    c,
+                ))
             }));
             row
         })
@@ -1516,17 +1568,25 @@ fn targets(r: &Results) -> Vec<Target> {
             if th != 2 {
                 label.push_str(", one thread per core (the issue's 2 threads assume 2 cores)");
             }
-            (label, s)
+            (label, s, Some(th))
         })
     } else {
-        s2.map(|s| ("W1 at 2 threads".to_string(), s))
+        s2.map(|s| ("W1 at 2 threads".to_string(), s, None))
     };
     t.push(match (w5, reference) {
-        (Some((th, w)), Some((label, b))) => match ratio(w.median, b.median) {
+        (Some((th, w)), Some((label, b, ref_th))) => match ref_th.map_or_else(
+            || ratio(w.median, b.median),
+            |ref_th| alternating_ratio(r, ("W5", th), (W5_REFERENCE, ref_th), SESSCACHE),
+        ) {
             Some(x) => {
                 let mut measured = format!(
-                    "{} (W5 at {}: {} Mops/s; {label}: {} Mops/s",
+                    "{}{} (W5 at {}: {} Mops/s; {label}: {} Mops/s",
                     fmt_ratio(x),
+                    if ref_th.is_some() {
+                        ", the median of the ratios of the runs measured back to back"
+                    } else {
+                        ""
+                    },
                     threads_label(th),
                     fmt_num(w.median),
                     fmt_num(b.median)
@@ -1605,14 +1665,15 @@ fn targets(r: &Results) -> Vec<Target> {
         Some(th) => {
             let a = cell_stats(r, "W7-adversarial", SESSCACHE, th);
             let b = cell_stats(r, "W7-random", SESSCACHE, th);
-            match a
-                .zip(b)
-                .and_then(|(a, b)| ratio(a.median, b.median).map(|x| (a, b, x)))
-            {
+            match a.zip(b).and_then(|(a, b)| {
+                alternating_ratio(r, ("W7-adversarial", th), ("W7-random", th), SESSCACHE)
+                    .map(|x| (a, b, x))
+            }) {
                 Some((a, b, x)) => Target {
                     what: what.into(),
                     measured: format!(
-                        "{} (at {}: adversarial {} vs random {} Mops/s)",
+                        "{} (the median of the ratios of the repetitions measured back to \
+                         back; at {}: adversarial {} vs random {} Mops/s, medians)",
                         fmt_ratio(x),
                         threads_label(th),
                         fmt_num(a.median),
