@@ -357,6 +357,20 @@ fn dead_mark(s: &Arc<Session<u32>>) {
     assert!(!s.is_resumable());
 }
 
+/// Makes the 256th store of `cache` (built with `mode` and holding a
+/// session `stale` that expired at 1000 unless `UPDATE_TIME` restamped it)
+/// and checks that it flushed `stale` unless `NO_AUTO_CLEAR`.
+fn store_256th(cache: &SessionCache<()>, mode: CacheMode) {
+    cache.store(&sess(b"256th", 1000, 100, ()));
+    let flushed = !mode.contains(CacheMode::NO_AUTO_CLEAR);
+    let stale_expired = !mode.contains(CacheMode::UPDATE_TIME);
+    assert_eq!(
+        cache.contains(b"stale"),
+        !(flushed && stale_expired),
+        "{mode:?}"
+    );
+}
+
 #[test]
 fn store_calls_on_new_and_auto_flushes_every_256th() {
     for mode in common::modes() {
@@ -370,14 +384,7 @@ fn store_calls_on_new_and_auto_flushes_every_256th() {
         }
         assert!(cache.contains(b"stale") || mode.contains(CacheMode::UPDATE_TIME));
         assert_eq!(seen.new_ids().len(), 255);
-        cache.store(&sess(b"256th", 1000, 100, ()));
-        let flushed = !mode.contains(CacheMode::NO_AUTO_CLEAR);
-        let stale_expired = !mode.contains(CacheMode::UPDATE_TIME);
-        assert_eq!(
-            cache.contains(b"stale"),
-            !(flushed && stale_expired),
-            "{mode:?}"
-        );
+        store_256th(&cache, mode);
     }
     let seen = Arc::new(Seen::default());
     let cache = recording::<()>(2, &ManualClock::new(0), &seen)
@@ -768,14 +775,7 @@ fn a_session_not_resumable_is_not_stored() {
         assert!(!cache.contains(b"a"), "{mode:?}");
         assert!(seen.new_ids().is_empty(), "{mode:?}");
         // The 256th store flushes; the 255 skipped ones counted.
-        cache.store(&sess(b"256th", 1000, 100, ()));
-        let flushed = !mode.contains(CacheMode::NO_AUTO_CLEAR);
-        let stale_expired = !mode.contains(CacheMode::UPDATE_TIME);
-        assert_eq!(
-            cache.contains(b"stale"),
-            !(flushed && stale_expired),
-            "{mode:?}"
-        );
+        store_256th(&cache, mode);
     }
 }
 

@@ -3,112 +3,18 @@
 //! threads' own stores), and the stores cycle through a bounded pool of ids
 //! (2 048 in all), so the cache does not grow with the cell.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+#[path = "common/counting.rs"]
+mod counting;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
+use counting::{Counting, Tally};
 use indicatif::ProgressBar;
-use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
 use sesscache_harness::drivers;
 use sesscache_harness::ids::value;
-use sesscache_harness::workloads::{resumption, ResumptionSpec, Suite, Workload};
-
-/// What every handle of a cache did.
-#[derive(Default)]
-struct Tally {
-    hits: AtomicUsize,
-    misses: AtomicUsize,
-    removes: AtomicUsize,
-    /// Every id stored or prefilled.
-    stored: Mutex<HashSet<Id>>,
-}
-
-struct Counting {
-    inner: Box<dyn Driver>,
-    tally: Arc<Tally>,
-}
-
-struct CountingCache {
-    inner: Box<dyn SharedCache>,
-    tally: Arc<Tally>,
-}
-
-struct CountingHandle<'a> {
-    inner: Box<dyn CacheHandle + 'a>,
-    tally: Arc<Tally>,
-}
-
-impl Driver for Counting {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn traits(&self) -> Traits {
-        self.inner.traits()
-    }
-    fn mapping(&self) -> &'static str {
-        self.inner.mapping()
-    }
-    fn version(&self) -> String {
-        self.inner.version()
-    }
-    fn build(&self, config: &Config) -> Box<dyn SharedCache> {
-        Box::new(CountingCache {
-            inner: self.inner.build(config),
-            tally: self.tally.clone(),
-        })
-    }
-    fn workloads(&self) -> &'static [Workload] {
-        self.inner.workloads()
-    }
-}
-
-impl SharedCache for CountingCache {
-    fn handle(&self) -> Box<dyn CacheHandle + '_> {
-        Box::new(CountingHandle {
-            inner: self.inner.handle(),
-            tally: self.tally.clone(),
-        })
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-    fn prefill(&self, ids: &[Id], value: &Value, now: u64, timeout: u64) {
-        self.tally
-            .stored
-            .lock()
-            .unwrap()
-            .extend(ids.iter().copied());
-        self.inner.prefill(ids, value, now, timeout);
-    }
-}
-
-impl CacheHandle for CountingHandle<'_> {
-    fn store(&mut self, id: &Id, value: &Value, now: u64, timeout: u64) {
-        self.tally.stored.lock().unwrap().insert(*id);
-        self.inner.store(id, value, now, timeout);
-    }
-    fn lookup(&mut self, id: &Id, now: u64) -> bool {
-        let hit = self.inner.lookup(id, now);
-        let n = if hit {
-            &self.tally.hits
-        } else {
-            &self.tally.misses
-        };
-        n.fetch_add(1, Ordering::Relaxed);
-        hit
-    }
-    fn remove(&mut self, id: &Id) {
-        self.tally.removes.fetch_add(1, Ordering::Relaxed);
-        self.inner.remove(id);
-    }
-    fn take(&mut self, id: &Id, now: u64) -> bool {
-        self.inner.take(id, now)
-    }
-    fn flush(&mut self, now: u64) -> usize {
-        self.inner.flush(now)
-    }
-}
+use sesscache_harness::workloads::{resumption, ResumptionSpec, Suite};
 
 /// A shared cache and the private-per-thread limit, with a prefill small
 /// enough that the cell removes more sessions than it holds: every lookup

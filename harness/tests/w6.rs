@@ -2,114 +2,19 @@
 //! through one handle for the whole measurement (a private-per-thread
 //! cache keeps its sessions in the handle).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
+
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use counting::{Counting, Tally};
 use indicatif::ProgressBar;
-use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use sesscache_harness::cache::Driver;
 use sesscache_harness::drivers;
 use sesscache_harness::ids::value;
 use sesscache_harness::workloads::{scale_points, Suite, Workload};
-
-/// Counts, over every handle of its caches, stores, lookups that missed
-/// and sessions flushed.
-#[derive(Default)]
-struct Tally {
-    stores: AtomicUsize,
-    misses: AtomicUsize,
-    flushed: AtomicUsize,
-    /// Expiring stores (timeout under W6's live 7 200 s) that did not
-    /// expire before the expiring store before them since the last flush.
-    unordered: AtomicUsize,
-    /// The sizing hint of every cache built, in order.
-    sessions: std::sync::Mutex<Vec<usize>>,
-}
-
-struct Counting {
-    inner: Box<dyn Driver>,
-    tally: Arc<Tally>,
-}
-
-struct CountingCache {
-    inner: Box<dyn SharedCache>,
-    tally: Arc<Tally>,
-}
-
-struct CountingHandle<'a> {
-    inner: Box<dyn CacheHandle + 'a>,
-    tally: Arc<Tally>,
-    /// The expiry of the last expiring store since the last flush.
-    last_expiry: Option<u64>,
-}
-
-impl Driver for Counting {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn traits(&self) -> Traits {
-        self.inner.traits()
-    }
-    fn mapping(&self) -> &'static str {
-        self.inner.mapping()
-    }
-    fn version(&self) -> String {
-        self.inner.version()
-    }
-    fn build(&self, config: &Config) -> Box<dyn SharedCache> {
-        self.tally.sessions.lock().unwrap().push(config.sessions);
-        Box::new(CountingCache {
-            inner: self.inner.build(config),
-            tally: self.tally.clone(),
-        })
-    }
-}
-
-impl SharedCache for CountingCache {
-    fn handle(&self) -> Box<dyn CacheHandle + '_> {
-        Box::new(CountingHandle {
-            inner: self.inner.handle(),
-            tally: self.tally.clone(),
-            last_expiry: None,
-        })
-    }
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-}
-
-impl CacheHandle for CountingHandle<'_> {
-    fn store(&mut self, id: &Id, value: &Value, now: u64, timeout: u64) {
-        self.tally.stores.fetch_add(1, Ordering::Relaxed);
-        if timeout < 7200 {
-            let expiry = now + timeout;
-            if self.last_expiry.is_some_and(|last| expiry >= last) {
-                self.tally.unordered.fetch_add(1, Ordering::Relaxed);
-            }
-            self.last_expiry = Some(expiry);
-        }
-        self.inner.store(id, value, now, timeout);
-    }
-    fn lookup(&mut self, id: &Id, now: u64) -> bool {
-        let hit = self.inner.lookup(id, now);
-        if !hit {
-            self.tally.misses.fetch_add(1, Ordering::Relaxed);
-        }
-        hit
-    }
-    fn remove(&mut self, id: &Id) {
-        self.inner.remove(id);
-    }
-    fn take(&mut self, id: &Id, now: u64) -> bool {
-        self.inner.take(id, now)
-    }
-    fn flush(&mut self, now: u64) -> usize {
-        self.last_expiry = None;
-        let n = self.inner.flush(now);
-        self.tally.flushed.fetch_add(n, Ordering::Relaxed);
-        n
-    }
-}
 
 #[test]
 fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
