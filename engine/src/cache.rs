@@ -25,8 +25,7 @@
 
 use core::fmt;
 use core::ops::Bound;
-use std::any::Any;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
@@ -38,6 +37,7 @@ use crate::graveyard::Graveyard;
 use crate::index::warm_ranges;
 use crate::index::{ExpiryIndex, IndexKey, SkipIndex};
 use crate::map::SessionMap;
+use crate::panics::{catch_first_panic, pin_holding_panic, HeldPanic};
 use crate::session::SessionId;
 use crate::stats::{Counter, StripedStats};
 use crate::sync::epoch::{self, Guard};
@@ -86,30 +86,6 @@ const WARM_STEPS: usize = 256;
 /// the entry's node and the node after it in most buckets (a bucket holds
 /// at most one entry on average).
 const PREFETCH_DEPTH: usize = 3;
-
-/// Runs `f`; if it panics, keeps the panic in `first` unless an earlier one
-/// is already there, so the caller can finish its work and resume it.
-fn catch_first_panic(first: &mut Option<Box<dyn Any + Send>>, f: impl FnOnce()) {
-    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
-        first.get_or_insert(p);
-    }
-}
-
-/// `epoch::pin()`, keeping a panic it raises in `first` (see
-/// [`catch_first_panic`]) and pinning again. Pinning may run the epoch's
-/// garbage, whose frees run the `drop` of values removed by any thread; a
-/// panicking one unwinds out of the pin after it unpinned, and the function
-/// it panicked in is gone from the garbage, so each retry gets further.
-fn pin_holding_panic(first: &mut Option<Box<dyn Any + Send>>) -> Guard {
-    loop {
-        match panic::catch_unwind(epoch::pin) {
-            Ok(guard) => return guard,
-            Err(p) => {
-                first.get_or_insert(p);
-            }
-        }
-    }
-}
 
 /// A lock-free TLS session cache with the semantics of OpenSSL's internal
 /// `SSL_CTX` session cache.
@@ -721,10 +697,10 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             // The report goes first, as freeing runs the values' `drop`.
             catch_first_panic(&mut first_panic, || {
                 self.report_removed(None, removed);
-                graveyard.sweep();
             });
+            graveyard.sweep(&mut first_panic);
             if !more {
-                catch_first_panic(&mut first_panic, || graveyard.drain());
+                graveyard.drain(&mut first_panic);
                 if let Some(p) = first_panic {
                     panic::resume_unwind(p);
                 }
@@ -751,7 +727,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         &self,
         t: u64,
         expired: Bound<IndexKey>,
-        first_panic: &mut Option<Box<dyn Any + Send>>,
+        first_panic: &mut HeldPanic,
     ) -> Option<IndexKey> {
         let guard = pin_holding_panic(first_panic);
         #[cfg(not(sesscache_loom))]

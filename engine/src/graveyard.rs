@@ -17,10 +17,16 @@
 //! the deferred functions readers run only decrement counts and free small
 //! nodes. The check is a heuristic for where the work lands, never a
 //! condition for soundness: dropping an `Arc` is always safe.
+//!
+//! A value's `drop` may panic. The graveyard drops one entry at a time,
+//! each in [`catch_first_panic`], and keeps the first panic for the flush
+//! to resume once it is over: a panicking `drop` neither skips the other
+//! entries nor runs while another's panic unwinds (which would abort).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::panics::{catch_first_panic, HeldPanic};
 #[cfg(not(sesscache_loom))]
 use crate::sync::epoch;
 
@@ -49,26 +55,33 @@ impl<T> Graveyard<T> {
 
     /// Drops, oldest first, the entries no one else references any more;
     /// stops at the first one the epoch has not released yet (later ones
-    /// were removed later and are unlikely to be released before it).
-    pub(crate) fn sweep(&mut self) {
+    /// were removed later and are unlikely to be released before it). A
+    /// panicking `drop` goes to `first` and the sweep goes on.
+    pub(crate) fn sweep(&mut self, first: &mut HeldPanic) {
         while self.held.front().is_some_and(|e| Arc::strong_count(e) == 1) {
-            self.held.pop_front();
+            let e = self.held.pop_front();
+            catch_first_panic(first, || drop(e));
         }
     }
 
     /// Helps the epoch along until every held entry can be dropped here, for
-    /// a bounded number of rounds, then drops whatever is left.
-    pub(crate) fn drain(&mut self) {
+    /// a bounded number of rounds, then drops whatever is left; the
+    /// graveyard is empty afterwards. Panics go to `first`, as in
+    /// [`sweep`](Self::sweep).
+    pub(crate) fn drain(&mut self, first: &mut HeldPanic) {
         #[cfg(not(sesscache_loom))]
         for _ in 0..DRAIN_ROUNDS {
-            self.sweep();
+            self.sweep(first);
             if self.held.is_empty() {
                 return;
             }
             // Pushes this thread's deferred functions to the global queue
-            // and runs a batch of the expired ones.
-            epoch::pin().flush();
+            // and runs a batch of the expired ones, whose frees may run a
+            // value's `drop` too.
+            catch_first_panic(first, || epoch::pin().flush());
         }
-        self.held.clear();
+        while let Some(e) = self.held.pop_front() {
+            catch_first_panic(first, || drop(e));
+        }
     }
 }

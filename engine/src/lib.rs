@@ -15,6 +15,7 @@ mod graveyard;
 mod index;
 mod map;
 mod mode;
+mod panics;
 mod session;
 mod stats;
 mod store;

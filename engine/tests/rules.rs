@@ -710,6 +710,47 @@ fn a_panicking_drop_of_earlier_garbage_loses_no_report() {
     assert_eq!((map, index), (0, 0));
 }
 
+/// A value whose `drop` panics even while the thread is unwinding, and
+/// counts its drops (in `dropped`) whether or not it panics.
+struct HardBomb {
+    panics: bool,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Drop for HardBomb {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+        assert!(!self.panics, "value drop failure");
+    }
+}
+
+/// Two values whose `drop` panics even during unwinding, freed by one
+/// flush: the process does not abort (no drop runs while another's panic
+/// unwinds), every value is dropped once, every session is reported, and
+/// the first panic reaches the caller.
+#[test]
+fn two_hard_panicking_value_drops_in_one_flush_do_not_abort() {
+    const N: u32 = 10;
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (cache, count) = counting_cache(|_: &Session<HardBomb>| {});
+    for i in 0..N {
+        let value = HardBomb {
+            panics: i == 3 || i == 7,
+            dropped: dropped.clone(),
+        };
+        // The cache holds the only reference: the flush frees the values.
+        cache.add(&Arc::new(
+            Session::new(&i.to_be_bytes(), 0, u64::from(i), value).unwrap(),
+        ));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
+    assert!(r.is_err(), "a drop's panic reaches the caller");
+    assert_eq!(count.load(Ordering::SeqCst), N as usize, "all reported");
+    assert_eq!(dropped.load(Ordering::SeqCst), N as usize, "all freed");
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!((map, index), (0, 0));
+}
+
 /// `store` does every step although one panics: an `on_remove` that panics
 /// for the session its add evicts still lets `on_new` hear of the new one,
 /// and the panic reaches the caller afterwards.
