@@ -321,6 +321,67 @@ fn a_connection_that_read_a_garbled_reply_is_not_reused() {
     );
 }
 
+/// A probe that Redis answers with an error closes the breaker: Redis is
+/// there. A stand-in for Redis closes the connection on the first GET (an
+/// outage: the breaker opens), answers the second, the probe after the
+/// pause, with an error, and every later one with nil.
+#[test]
+fn a_probe_answered_with_an_error_closes_the_breaker() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    let gets = Arc::new(AtomicUsize::new(0));
+    let counted = gets.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let gets = counted.clone();
+            thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = std::io::BufReader::new(conn);
+                while let Some(cmd) = read_command(&mut r) {
+                    let reply: &[u8] = if cmd[0].eq_ignore_ascii_case(b"GET") {
+                        match gets.fetch_add(1, Ordering::SeqCst) {
+                            0 => break,
+                            1 => b"-ERR refused\r\n",
+                            _ => b"$-1\r\n",
+                        }
+                    } else {
+                        b"+OK\r\n"
+                    };
+                    if w.write_all(reply).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    // A pause long enough that the lookup right after the probe falls
+    // within it, had the probe left the breaker open.
+    let config = RedisConfig::new(&url)
+        .unwrap()
+        .key_prefix(PREFIX)
+        .timeout(Duration::from_millis(500))
+        .retry_after(Duration::from_secs(1));
+    let cache = TieredCache::<Vec<u8>>::new(SessionCache::builder(), config).unwrap();
+    assert!(cache.lookup(&id(1)).is_none());
+    let down = cache.tier_stats();
+    assert_eq!((down.errors, down.skipped), (1, 0), "{down:?}");
+    // Skipped until the pause is over, then one probe: the error answer.
+    wait_until("the probe", || {
+        assert!(cache.lookup(&id(2)).is_none());
+        gets.load(Ordering::SeqCst) >= 2
+    });
+    let probed = cache.tier_stats();
+    assert_eq!(probed.errors, 2, "{probed:?}");
+    assert!(cache.lookup(&id(3)).is_none());
+    let after = cache.tier_stats();
+    assert_eq!(
+        (gets.load(Ordering::SeqCst), after.skipped),
+        (3, probed.skipped),
+        "the lookup after the probe went to Redis: {after:?}"
+    );
+    assert_eq!(after.reads, 1, "{after:?}");
+}
+
 #[test]
 fn a_session_stored_through_a_resumes_through_b() {
     let redis = Redis::start();

@@ -5,8 +5,9 @@
 //! ```text
 //!   UP ──(an operation fails: error counted, logged once)──▶ DOWN until t + retry_after
 //!   DOWN: operations are skipped (counted); the local cache answers alone
-//!   DOWN ──(pause over: one caller wins a CAS and probes)──▶ UP if the probe succeeds,
-//!                                                            DOWN for another pause if not
+//!   DOWN ──(pause over: one caller wins a CAS and probes)──▶ UP if Redis answers (even
+//!                                                            with an error), DOWN for
+//!                                                            another pause if not
 //! ```
 //!
 //! A connection that saw a transport error (I/O, timeout, dropped) is
@@ -278,6 +279,22 @@ impl Link {
         (probe, until)
     }
 
+    /// Redis answered an operation that `may_try` let through when the
+    /// breaker read `until`: closes the breaker if that was a probe.
+    fn answered(&self, until: u64) {
+        if until != 0 {
+            // Relaxed: as in `may_try`.
+            self.down_until.store(0, Ordering::Relaxed);
+        }
+        // Relaxed: only for logging the recovery once.
+        if !self.up.swap(true, Ordering::Relaxed) {
+            log::info!(
+                "redis {} reachable again; sharing sessions",
+                self.config.url
+            );
+        }
+    }
+
     /// A pooled connection of the current generation, within `deadline`.
     fn checkout(&self, deadline: Instant) -> Result<r2d2::PooledConnection<Manager>, String> {
         let left = || {
@@ -347,20 +364,13 @@ impl Link {
             });
         match result {
             Ok(v) => {
-                if until != 0 {
-                    // Relaxed: as in `may_try`.
-                    self.down_until.store(0, Ordering::Relaxed);
-                }
-                // Relaxed: only for logging the recovery once.
-                if !self.up.swap(true, Ordering::Relaxed) {
-                    log::info!(
-                        "redis {} reachable again; sharing sessions",
-                        self.config.url
-                    );
-                }
+                self.answered(until);
                 Some(v)
             }
             Err((e, false)) => {
+                // An error answer: refused, but Redis is there, so a probe
+                // that gets one closes the breaker all the same.
+                self.answered(until);
                 Counters::bump(&self.counters.errors);
                 log::warn!("redis {} refused to {what}: {e}", self.config.url);
                 None

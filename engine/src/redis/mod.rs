@@ -38,7 +38,8 @@
 //! [`TierStats::errors`], logged once per outage through the `log` crate,
 //! and opens a breaker: for [`RedisConfig::retry_after`] operations go to
 //! the local cache only (counted in `skipped`), then exactly one caller
-//! probes. A connection that failed is never reused, nor are the
+//! probes: any answer, an error answer included, closes the breaker; no
+//! answer opens it for another pause. A connection that failed is never reused, nor are the
 //! connections opened before it. An error *answer* (out of memory,
 //! read-only replica) is counted and logged but is not an outage. The
 //! listener reconnects by itself. Works with any Redis from 2.6 (Lua).
