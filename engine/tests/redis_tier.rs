@@ -620,6 +620,59 @@ fn a_redis_that_stops_answering_costs_at_most_the_timeout() {
     drop(acceptor);
 }
 
+/// A take sends two commands when Redis has not seen its script (`EVALSHA`,
+/// answered `NOSCRIPT`, then `EVAL`): together they stay within the one
+/// timeout. A stand-in for Redis answers every script command after 90 % of
+/// the timeout (`SCRIPT LOAD` with the script's true hash). With each
+/// socket wait bounded by the whole timeout, and the `redis` crate's three
+/// commands (`EVALSHA`, `SCRIPT LOAD`, `EVALSHA`), the take took 2.7
+/// timeouts.
+#[test]
+fn a_take_that_must_send_its_script_stays_within_the_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = std::io::BufReader::new(conn);
+                while let Some(cmd) = read_command(&mut r) {
+                    let name = String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase();
+                    let reply = match name.as_str() {
+                        "EVALSHA" => b"-NOSCRIPT No matching script.\r\n".to_vec(),
+                        "SCRIPT" => {
+                            let code = String::from_utf8_lossy(&cmd[2]);
+                            let hash = redis::Script::new(&code).get_hash().to_owned();
+                            format!("${}\r\n{hash}\r\n", hash.len()).into_bytes()
+                        }
+                        "EVAL" => b"$-1\r\n".to_vec(),
+                        _ => b"+OK\r\n".to_vec(),
+                    };
+                    if matches!(name.as_str(), "EVALSHA" | "SCRIPT" | "EVAL") {
+                        thread::sleep(TIMEOUT * 9 / 10);
+                    }
+                    if w.write_all(&reply).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let config = RedisConfig::new(&url)
+        .unwrap()
+        .key_prefix(PREFIX)
+        .timeout(TIMEOUT);
+    let cache = TieredCache::<Vec<u8>>::new(SessionCache::builder(), config).unwrap();
+    let start = Instant::now();
+    assert!(cache.take(&id(1)).is_none(), "no winner without an answer");
+    let took = start.elapsed();
+    // The deadline, plus a margin for a loaded machine well short of the
+    // 1.8 timeouts of even two waits bounded one by one.
+    assert!(took < TIMEOUT * 15 / 10, "took {took:?}");
+    assert_eq!(cache.tier_stats().errors, 1, "{:?}", cache.tier_stats());
+}
+
 #[test]
 fn rustls_sessions_made_on_server_a_resume_on_server_b() -> tls::Result {
     let redis = Redis::start();

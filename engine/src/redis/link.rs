@@ -28,7 +28,9 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::codec;
 use super::config::RedisConfig;
+use super::deadline::Deadlined;
 use super::pending::Pending;
+use super::script::LuaScript;
 use super::subscriber::{self, NODE_LEN};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 
@@ -148,9 +150,9 @@ pub(crate) struct Link {
     pub(crate) node: [u8; NODE_LEN],
     /// Removals Redis has not heard of yet.
     pub(crate) pending: Pending,
-    /// The take script, hashed once (`EVALSHA`, falling back to `EVAL`).
-    pub(crate) take_script: redis::Script,
-    delete_script: redis::Script,
+    /// The take script (`EVALSHA`, falling back to `EVAL`).
+    pub(crate) take_script: LuaScript,
+    delete_script: LuaScript,
 }
 
 impl Link {
@@ -193,8 +195,8 @@ impl Link {
             epoch: Instant::now(),
             node,
             pending: Pending::default(),
-            take_script: redis::Script::new(TAKE),
-            delete_script: redis::Script::new(DELETE),
+            take_script: LuaScript::new(TAKE),
+            delete_script: LuaScript::new(DELETE),
         }
     }
 
@@ -220,12 +222,16 @@ impl Link {
     /// (the [`DELETE`] script); how many keys were deleted, or `None` if
     /// Redis was not reached.
     pub(crate) fn delete(&self, ids: &[Vec<u8>]) -> Option<u64> {
-        let mut call = self.delete_script.prepare_invoke();
-        call.arg(self.channel());
-        for id in ids {
-            call.key(self.key(id)).arg(self.invalidation(id));
-        }
-        self.run("remove sessions", |c| call.invoke::<u64>(c))
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| self.key(id)).collect();
+        let channel = self.channel();
+        let invalidations: Vec<Vec<u8>> = ids.iter().map(|id| self.invalidation(id)).collect();
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let args: Vec<&[u8]> = core::iter::once(channel.as_slice())
+            .chain(invalidations.iter().map(Vec::as_slice))
+            .collect();
+        self.run("remove sessions", |c| {
+            self.delete_script.invoke::<u64>(c, &keys, &args)
+        })
     }
 
     /// Sends one batch of waiting removals; false if Redis did not take
@@ -306,15 +312,8 @@ impl Link {
         loop {
             let mut conn = self.pool.get_timeout(left()?).map_err(|e| e.to_string())?;
             // Relaxed: see `Manager::connect`.
+            // The socket timeouts are set before each command (`Deadlined`).
             if conn.generation >= self.generation.load(Ordering::Relaxed) {
-                let left = left()?;
-                conn.inner
-                    .set_read_timeout(Some(left))
-                    .and_then(|()| conn.inner.set_write_timeout(Some(left)))
-                    .map_err(|e| {
-                        conn.broken = true;
-                        e.to_string()
-                    })?;
                 return Ok(conn);
             }
             // Made before a transport error: probably dead; never reused.
@@ -326,13 +325,14 @@ impl Link {
     /// (the breaker is open) or the operation failed; a failure is counted
     /// and, the first time in an outage, logged.
     ///
-    /// Every wait (for a connection, on the socket) is bounded by what is
-    /// left of the configured timeout when it starts; an answer that
-    /// trickles in a byte at a time can take longer in all.
+    /// Every wait (for a connection, on the socket, for each command `op`
+    /// sends) is bounded by what is left of the configured timeout when it
+    /// starts; an answer that trickles in a byte at a time can take longer
+    /// in all.
     pub(crate) fn run<T>(
         &self,
         what: &str,
-        op: impl FnOnce(&mut Connection) -> RedisResult<T>,
+        op: impl FnOnce(&mut Deadlined<'_>) -> RedisResult<T>,
     ) -> Option<T> {
         let (go, until) = self.may_try();
         if !go {
@@ -345,7 +345,7 @@ impl Link {
             .checkout(deadline)
             .map_err(|e| (e, true))
             .and_then(|mut conn| {
-                op(&mut conn.inner).map_err(|e| {
+                op(&mut Deadlined::new(&mut conn.inner, deadline)).map_err(|e| {
                     let outage = is_outage(&e);
                     // Only an error answer from the server (it has a code)
                     // leaves the connection in step with its replies; any

@@ -33,14 +33,15 @@
 //!   TTL, and a session evicted here may still serve another machine.
 //!
 //! **Failures never reach the caller.** Every wait of a Redis operation (for
-//! a pooled connection, on the socket) is bounded by what is left of
-//! [`RedisConfig::timeout`]; a failure is counted in
+//! a pooled connection, on the socket, for each of its commands: a `take`
+//! that finds its script unknown to Redis sends it again) is bounded by
+//! what is left of [`RedisConfig::timeout`]; a failure is counted in
 //! [`TierStats::errors`], logged once per outage through the `log` crate,
 //! and opens a breaker: for [`RedisConfig::retry_after`] operations go to
 //! the local cache only (counted in `skipped`), then exactly one caller
 //! probes: any answer, an error answer included, closes the breaker; no
-//! answer opens it for another pause. A connection that failed is never reused, nor are the
-//! connections opened before it. An error *answer* (out of memory,
+//! answer opens it for another pause. A connection that failed is never
+//! reused, nor are the connections opened before it. An error *answer* (out of memory,
 //! read-only replica) is counted and logged but is not an outage. The
 //! listener reconnects by itself. Works with any Redis from 2.6 (Lua).
 //!
@@ -65,7 +66,8 @@
 //! - A read-through that races a remove (on this machine or another) may
 //!   fill the local cache with the session just removed.
 //! - An answer that trickles in can take longer than the timeout in all
-//!   (each socket wait is bounded, not their sum); a TLS 1.2 full
+//!   (each socket wait is bounded by what is left, not the reads of one
+//!   answer together); a TLS 1.2 full
 //!   handshake makes two Redis operations (a lookup miss, then a store).
 //! - With OpenSSL, freeing a connection that ended without `close_notify`
 //!   removes its session (OpenSSL's rule), which here removes it from the
@@ -73,8 +75,10 @@
 
 mod codec;
 mod config;
+mod deadline;
 mod link;
 mod pending;
+mod script;
 mod subscriber;
 
 use core::fmt;
@@ -356,10 +360,7 @@ impl<V: AsRef<[u8]> + From<Vec<u8>> + Send + Sync + 'static> SessionStore<V> for
         let answer = self.link.run("take a session", |c| {
             self.link
                 .take_script
-                .key(&key)
-                .arg(&channel)
-                .arg(&msg)
-                .invoke::<Option<Vec<u8>>>(c)
+                .invoke::<Option<Vec<u8>>>(c, &[&key], &[&channel, &msg])
         });
         let bytes = answer??;
         Counters::bump(&self.link.counters.deletes);
