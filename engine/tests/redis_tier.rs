@@ -260,36 +260,48 @@ fn read_command(r: &mut impl std::io::BufRead) -> Option<Vec<Vec<u8>>> {
     Some(args)
 }
 
-/// A stand-in for Redis on a free port: the first GET is answered with
-/// `garbage` and then a well-formed reply, every later GET with nil, and
-/// anything else with `+OK`. Returns its URL and the GETs it answered.
-fn garbling_server(garbage: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+/// A stand-in for Redis on a free port: each connection's commands are
+/// answered in turn with what `answer` returns for the command (its
+/// arguments), or the connection is closed where it returns `None`.
+/// Returns its URL.
+fn fake_redis(answer: impl Fn(&[Vec<u8>]) -> Option<Vec<u8>> + Send + Sync + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("redis://{}/", listener.local_addr().unwrap());
-    let gets = Arc::new(AtomicUsize::new(0));
-    let counted = gets.clone();
+    let answer = Arc::new(answer);
     thread::spawn(move || {
         for conn in listener.incoming().flatten() {
-            let gets = counted.clone();
+            let answer = answer.clone();
             thread::spawn(move || {
                 let mut w = conn.try_clone().unwrap();
                 let mut r = std::io::BufReader::new(conn);
                 while let Some(cmd) = read_command(&mut r) {
-                    let reply: Vec<u8> = if cmd[0].eq_ignore_ascii_case(b"GET") {
-                        if gets.fetch_add(1, Ordering::SeqCst) == 0 {
-                            [garbage, b"$5\r\nstale\r\n"].concat()
-                        } else {
-                            b"$-1\r\n".to_vec()
-                        }
-                    } else {
-                        b"+OK\r\n".to_vec()
-                    };
+                    let Some(reply) = answer(&cmd) else { break };
                     if w.write_all(&reply).is_err() {
                         break;
                     }
                 }
             });
         }
+    });
+    url
+}
+
+/// A stand-in for Redis: the first GET is answered with `garbage` and then
+/// a well-formed reply, every later GET with nil, and anything else with
+/// `+OK`. Returns its URL and the GETs it answered.
+fn garbling_server(garbage: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let gets = Arc::new(AtomicUsize::new(0));
+    let counted = gets.clone();
+    let url = fake_redis(move |cmd| {
+        Some(if cmd[0].eq_ignore_ascii_case(b"GET") {
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                [garbage, b"$5\r\nstale\r\n"].concat()
+            } else {
+                b"$-1\r\n".to_vec()
+            }
+        } else {
+            b"+OK\r\n".to_vec()
+        })
     });
     (url, gets)
 }
@@ -327,31 +339,16 @@ fn a_connection_that_read_a_garbled_reply_is_not_reused() {
 /// pause, with an error, and every later one with nil.
 #[test]
 fn a_probe_answered_with_an_error_closes_the_breaker() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://{}/", listener.local_addr().unwrap());
     let gets = Arc::new(AtomicUsize::new(0));
     let counted = gets.clone();
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let gets = counted.clone();
-            thread::spawn(move || {
-                let mut w = conn.try_clone().unwrap();
-                let mut r = std::io::BufReader::new(conn);
-                while let Some(cmd) = read_command(&mut r) {
-                    let reply: &[u8] = if cmd[0].eq_ignore_ascii_case(b"GET") {
-                        match gets.fetch_add(1, Ordering::SeqCst) {
-                            0 => break,
-                            1 => b"-ERR refused\r\n",
-                            _ => b"$-1\r\n",
-                        }
-                    } else {
-                        b"+OK\r\n"
-                    };
-                    if w.write_all(reply).is_err() {
-                        break;
-                    }
-                }
-            });
+    let url = fake_redis(move |cmd| {
+        if !cmd[0].eq_ignore_ascii_case(b"GET") {
+            return Some(b"+OK\r\n".to_vec());
+        }
+        match counted.fetch_add(1, Ordering::SeqCst) {
+            0 => None,
+            1 => Some(b"-ERR refused\r\n".to_vec()),
+            _ => Some(b"$-1\r\n".to_vec()),
         }
     });
     // A pause long enough that the lookup right after the probe falls
@@ -630,34 +627,20 @@ fn a_redis_that_stops_answering_costs_at_most_the_timeout() {
 #[test]
 fn a_take_that_must_send_its_script_stays_within_the_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(1);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://{}/", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            thread::spawn(move || {
-                let mut w = conn.try_clone().unwrap();
-                let mut r = std::io::BufReader::new(conn);
-                while let Some(cmd) = read_command(&mut r) {
-                    let name = String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase();
-                    let reply = match name.as_str() {
-                        "EVALSHA" => b"-NOSCRIPT No matching script.\r\n".to_vec(),
-                        "SCRIPT" => {
-                            let code = String::from_utf8_lossy(&cmd[2]);
-                            let hash = redis::Script::new(&code).get_hash().to_owned();
-                            format!("${}\r\n{hash}\r\n", hash.len()).into_bytes()
-                        }
-                        "EVAL" => b"$-1\r\n".to_vec(),
-                        _ => b"+OK\r\n".to_vec(),
-                    };
-                    if matches!(name.as_str(), "EVALSHA" | "SCRIPT" | "EVAL") {
-                        thread::sleep(TIMEOUT * 9 / 10);
-                    }
-                    if w.write_all(&reply).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+    let url = fake_redis(|cmd| {
+        let name = String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase();
+        let reply = match name.as_str() {
+            "EVALSHA" => b"-NOSCRIPT No matching script.\r\n".to_vec(),
+            "SCRIPT" => {
+                let code = String::from_utf8_lossy(&cmd[2]);
+                let hash = redis::Script::new(&code).get_hash().to_owned();
+                format!("${}\r\n{hash}\r\n", hash.len()).into_bytes()
+            }
+            "EVAL" => b"$-1\r\n".to_vec(),
+            _ => return Some(b"+OK\r\n".to_vec()),
+        };
+        thread::sleep(TIMEOUT * 9 / 10);
+        Some(reply)
     });
     let config = RedisConfig::new(&url)
         .unwrap()
