@@ -25,7 +25,7 @@
 
 use core::fmt;
 use core::ops::Bound;
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
@@ -434,9 +434,20 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     /// with it, even when nothing was cached, so an external cache hears of it.
     pub fn remove(&self, session: &Session<V>) -> bool {
         let mut evicted = Vec::new();
-        let found = self.retire_id(session.session_id(), &mut evicted).is_some();
+        let mut first_panic = None;
+        // The cached session is dropped before the reports, a panic in its
+        // value's `drop` held until they are done.
+        let found = self
+            .retire_id(session.session_id(), &mut evicted)
+            .map(|cached| catch_first_panic(&mut first_panic, || drop(cached)))
+            .is_some();
         session.mark_not_resumable();
-        self.report_removed(Some(session), evicted);
+        catch_first_panic(&mut first_panic, || {
+            self.report_removed(Some(session), evicted);
+        });
+        if let Some(p) = first_panic {
+            panic::resume_unwind(p);
+        }
         found
     }
 
@@ -457,7 +468,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             return false;
         };
         session.mark_not_resumable();
-        self.report_removed(Some(&session), evicted);
+        drop(self.report_held(session, evicted));
         true
     }
 
@@ -484,7 +495,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
         } else {
             Counter::Hits
         });
-        self.report_removed(Some(&session), evicted);
+        let session = self.report_held(session, evicted);
         (!expired).then_some(session)
     }
 
@@ -555,10 +566,13 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
                         .retire(e, hash, Path::Map, &guard, &mut evicted)
                         .then(|| e.session.clone());
                     drop(guard);
-                    if let Some(s) = &removed {
-                        s.mark_not_resumable();
+                    match removed {
+                        Some(s) => {
+                            s.mark_not_resumable();
+                            drop(self.report_held(s, evicted));
+                        }
+                        None => self.report_removed(None, evicted),
                     }
-                    self.report_removed(removed.as_deref(), evicted);
                     return None;
                 }
                 None => self.stats.bump(Counter::Misses),
@@ -776,17 +790,44 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
     }
 
     /// Calls `on_remove` for `first`, if given, then for each of `sessions`,
-    /// even if one of the calls panics; the first panic is resumed once all
-    /// were called. The sessions are already unlinked, so a panic leaves the
-    /// cache consistent.
+    /// even if one of the calls panics, then drops `sessions` one at a
+    /// time; the first panic, from a call or from a value's `drop`, is
+    /// resumed at the end. The sessions are already unlinked, so a panic
+    /// leaves the cache consistent, and no value's `drop` runs while a
+    /// panic unwinds (one that panicked too would abort the process).
     fn report_removed(&self, first: Option<&Session<V>>, sessions: Vec<Arc<Session<V>>>) {
-        let Some(hook) = &self.on_remove else { return };
         let mut first_panic = None;
-        for s in first.into_iter().chain(sessions.iter().map(|s| &**s)) {
-            catch_first_panic(&mut first_panic, || hook(s));
+        if let Some(hook) = &self.on_remove {
+            for s in first.into_iter().chain(sessions.iter().map(|s| &**s)) {
+                catch_first_panic(&mut first_panic, || hook(s));
+            }
+        }
+        for s in sessions {
+            catch_first_panic(&mut first_panic, || drop(s));
         }
         if let Some(p) = first_panic {
             panic::resume_unwind(p);
+        }
+    }
+
+    /// [`report_removed`](Self::report_removed) for a removed session the
+    /// caller holds, handed back when nothing panicked. On a panic the
+    /// session is dropped first (its value's `drop` may panic as well, and
+    /// must not run while the first panic unwinds), then the panic resumed.
+    fn report_held(
+        &self,
+        session: Arc<Session<V>>,
+        evicted: Vec<Arc<Session<V>>>,
+    ) -> Arc<Session<V>> {
+        match panic::catch_unwind(AssertUnwindSafe(|| {
+            self.report_removed(Some(&session), evicted);
+        })) {
+            Ok(()) => session,
+            Err(p) => {
+                let mut ignored = None;
+                catch_first_panic(&mut ignored, || drop(session));
+                panic::resume_unwind(p)
+            }
         }
     }
 

@@ -22,6 +22,9 @@
 //! each in [`catch_first_panic`], and keeps the first panic for the flush
 //! to resume once it is over: a panicking `drop` neither skips the other
 //! entries nor runs while another's panic unwinds (which would abort).
+//! (One that panics inside the epoch's garbage instead makes crossbeam-epoch
+//! skip the rest of that bag: entries whose releases were in it never reach
+//! a count of 1, and `drain` gives up on them; they are leaked.)
 
 use std::collections::VecDeque;
 use std::sync::Arc;

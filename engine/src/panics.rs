@@ -4,8 +4,9 @@
 //! middle of an operation that touches many sessions (a flush, a store that
 //! evicts). The operation keeps the first panic, finishes every step, so
 //! that nothing is left half removed or unreported, and then resumes it.
-//! Each step runs outside any unwinding, so a second panicking `drop` is
-//! caught like the first instead of aborting the process.
+//! Each step, and each drop of a removed session, runs outside any
+//! unwinding, so a second panicking `drop` is caught like the first
+//! instead of aborting the process.
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -26,8 +27,9 @@ pub(crate) fn catch_first_panic(first: &mut HeldPanic, f: impl FnOnce()) {
 /// `epoch::pin()`, keeping a panic it raises in `first` (see
 /// [`catch_first_panic`]) and pinning again. Pinning may run the epoch's
 /// garbage, whose frees run the `drop` of values removed by any thread; a
-/// panicking one unwinds out of the pin after it unpinned, and the function
-/// it panicked in is gone from the garbage, so each retry gets further.
+/// panicking one unwinds out of the pin after it unpinned, and the bag of
+/// deferred functions it panicked in is gone from the garbage (the rest of
+/// that bag is never run: leaked), so each retry gets further.
 pub(crate) fn pin_holding_panic(first: &mut HeldPanic) -> Guard {
     loop {
         match panic::catch_unwind(epoch::pin) {
