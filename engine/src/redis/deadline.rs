@@ -2,11 +2,14 @@
 //!
 //! An operation can send more than one command: invoking a script sends
 //! `EVALSHA` and, when Redis does not know the script yet (after a restart),
-//! `SCRIPT LOAD` and `EVALSHA` again. A socket timeout set once, at
-//! checkout, bounds each of those waits by the whole timeout, so the
-//! operation could take three times as long. [`Deadlined`] sets the socket
-//! timeouts to what is left before each command, and fails a command
-//! that starts with nothing left as a timeout.
+//! `EVAL` ([`LuaScript`](super::script::LuaScript)). A socket timeout set
+//! once, at checkout, bounds each of those waits by the whole timeout, so
+//! the operation could take twice as long. [`Deadlined`] sets the socket
+//! timeouts to what is left before each command, and fails a command that
+//! starts with nothing left as a timeout. A command's write and its read
+//! are each bounded by what was left when it started (a write blocks only
+//! when the socket's buffer is full), and a pipeline's replies each by
+//! what was left when it was sent; the tier sends no pipelines.
 
 use std::io;
 use std::time::Instant;

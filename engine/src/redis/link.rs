@@ -325,10 +325,10 @@ impl Link {
     /// (the breaker is open) or the operation failed; a failure is counted
     /// and, the first time in an outage, logged.
     ///
-    /// Every wait (for a connection, on the socket, for each command `op`
-    /// sends) is bounded by what is left of the configured timeout when it
-    /// starts; an answer that trickles in a byte at a time can take longer
-    /// in all.
+    /// Every wait (for a connection; for each command `op` sends, its
+    /// write and its read) is bounded by what is left of the configured
+    /// timeout when it starts (see [`Deadlined`]); an answer that trickles
+    /// in a byte at a time can take longer in all.
     pub(crate) fn run<T>(
         &self,
         what: &str,
