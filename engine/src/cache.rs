@@ -37,7 +37,7 @@ use crate::graveyard::Graveyard;
 use crate::index::warm_ranges;
 use crate::index::{ExpiryIndex, IndexKey, SkipIndex};
 use crate::map::SessionMap;
-use crate::panics::{catch_first_panic, pin_holding_panic, HeldPanic};
+use crate::panics::{catch_first_panic, drop_then_resume, pin_holding_panic, HeldPanic};
 use crate::session::SessionId;
 use crate::stats::{Counter, StripedStats};
 use crate::sync::epoch::{self, Guard};
@@ -583,16 +583,33 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             return None;
         }
         self.stats.bump(Counter::CbHits);
+        // `supplied` is often the only reference (an external cache made
+        // it): a panic below must not unwind with it alive (see
+        // `drop_then_resume`), and the steps after a panicking one still run.
+        let mut first_panic = None;
         if !self.mode.contains(CacheMode::NO_INTERNAL_STORE) {
-            self.add(&supplied);
+            catch_first_panic(&mut first_panic, || {
+                self.add(&supplied);
+            });
         }
-        if supplied.is_expired_at(now) {
+        let expired = supplied.is_expired_at(now);
+        if expired {
             self.stats.bump(Counter::Timeouts);
-            self.remove(&supplied);
+            catch_first_panic(&mut first_panic, || {
+                self.remove(&supplied);
+            });
+        }
+        if let Some(p) = first_panic {
+            drop_then_resume(supplied, p);
+        }
+        if expired {
             return None;
         }
         self.stats.bump(Counter::Hits);
-        Some(f(&supplied))
+        match panic::catch_unwind(AssertUnwindSafe(|| f(&supplied))) {
+            Ok(r) => Some(r),
+            Err(p) => drop_then_resume(supplied, p),
+        }
     }
 
     /// The new-session path after a full handshake (`ssl_update_cache`):
@@ -823,11 +840,7 @@ impl<V: Send + Sync + 'static> SessionCache<V> {
             self.report_removed(Some(&session), evicted);
         })) {
             Ok(()) => session,
-            Err(p) => {
-                let mut ignored = None;
-                catch_first_panic(&mut ignored, || drop(session));
-                panic::resume_unwind(p)
-            }
+            Err(p) => drop_then_resume(session, p),
         }
     }
 

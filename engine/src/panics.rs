@@ -40,3 +40,13 @@ pub(crate) fn pin_holding_panic(first: &mut HeldPanic) -> Guard {
         }
     }
 }
+
+/// Drops `held` (a value's `drop` in it may panic too), then resumes the
+/// panic `p`: nothing is dropped while `p` unwinds. A second panic from
+/// the drop is forgotten, payload and all, for the same reason.
+pub(crate) fn drop_then_resume<T>(held: T, p: Box<dyn Any + Send>) -> ! {
+    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(|| drop(held))) {
+        core::mem::forget(second);
+    }
+    panic::resume_unwind(p)
+}

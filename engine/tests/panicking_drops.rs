@@ -2,10 +2,11 @@
 //!
 //! The epoch frees a removed value on whichever thread runs its garbage
 //! next, in whatever that thread is doing, so a panicking value made by one
-//! test can go off in another test of the same process. These scenarios
-//! therefore have a test binary of their own, run one at a time
-//! ([`serial`]), and each ends by driving the epoch until every panicking
-//! value it made has been dropped ([`settle`]).
+//! test can go off in another test of the same process, and a test thread
+//! that exits while pinned can hold the epoch back. These scenarios
+//! therefore have a test binary of their own and run one after the other on
+//! one thread (the one `#[test]`), each ending by driving the epoch until
+//! every panicking value it made has been dropped ([`settle`]).
 //!
 //! A value that panics in its `drop` even while the thread is unwinding
 //! ([`Panics::Always`]) aborts the process if it is ever dropped during an
@@ -13,17 +14,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use sesscache::{ManualClock, Session, SessionCache};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Runs the scenarios of this file one at a time (a failed one poisons the
-/// lock; the next runs all the same).
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Panics {
@@ -121,9 +114,7 @@ fn counting_cache(
 
 /// A session value whose `drop` panics, freed by a flush: every session the
 /// flush removed is still reported, and the cache stays consistent.
-#[test]
 fn a_panicking_value_drop_loses_no_report() {
-    let _serial = serial();
     const N: u32 = 640;
     let mut values = Values::default();
     let (cache, count) = counting_cache(0, |_| {});
@@ -154,9 +145,7 @@ fn a_panicking_value_drop_loses_no_report() {
 /// A session removed earlier, whose value's `drop` panics, is freed by the
 /// epoch's garbage that a later flush runs (not the flush's own): every
 /// session the flush removes is still reported, and the flush goes on.
-#[test]
 fn a_panicking_drop_of_earlier_garbage_loses_no_report() {
-    let _serial = serial();
     const N: u32 = 640;
     let mut values = Values::default();
     let (cache, count) = counting_cache(0, |_| {});
@@ -188,9 +177,7 @@ fn a_panicking_drop_of_earlier_garbage_loses_no_report() {
 /// flush: the process does not abort (no drop runs while another's panic
 /// unwinds), every value is dropped once, every session is reported, and
 /// the first panic reaches the caller.
-#[test]
 fn two_hard_panicking_value_drops_in_one_flush_do_not_abort() {
-    let _serial = serial();
     const N: u32 = 10;
     let mut values = Values::default();
     let (cache, count) = counting_cache(0, |_| {});
@@ -226,9 +213,7 @@ fn collect_then_panic(_: &Session<Value>) {
 }
 
 /// An eviction reported to an `on_remove` that panics.
-#[test]
 fn a_panicking_report_of_an_eviction_does_not_abort() {
-    let _serial = serial();
     let mut values = Values::default();
     let (cache, count) = counting_cache(1, collect_then_panic);
     cache.add(&values.session(b"a", 100, Panics::Always));
@@ -245,9 +230,7 @@ fn a_panicking_report_of_an_eviction_does_not_abort() {
 
 /// A take, a `remove_id` and a lookup of an expired session, each reported
 /// to an `on_remove` that panics.
-#[test]
 fn a_panicking_report_of_a_take_or_removal_does_not_abort() {
-    let _serial = serial();
     let mut values = Values::default();
     let (cache, count) = counting_cache(0, collect_then_panic);
     let clock = ManualClock::new(0);
@@ -270,4 +253,63 @@ fn a_panicking_report_of_a_take_or_removal_does_not_abort() {
     drop((cache, cache_expiring));
     settle(&values);
     assert_eq!(values.dropped(), 3, "every value freed");
+}
+
+/// A session an external cache supplies through `on_get` (often the only
+/// reference to it) while `on_remove` or the caller's closure panics.
+fn a_panic_on_the_on_get_path_does_not_abort() {
+    for store in [false, true] {
+        let mut values = Values::default();
+        let supplied = [
+            values.session(b"expired", 100, Panics::Always),
+            values.session(b"live", 100_000, Panics::Always),
+        ];
+        let slot = std::sync::Mutex::new(supplied.map(Some));
+        let clock = ManualClock::new(0);
+        let mode = if store {
+            sesscache::CacheMode::empty()
+        } else {
+            sesscache::CacheMode::NO_INTERNAL_STORE
+        };
+        let cache: SessionCache<Value> = SessionCache::builder()
+            .clock(clock.clone())
+            .mode(mode)
+            .on_get(move |id| {
+                let mut slot = slot.lock().unwrap();
+                let i = usize::from(id == b"live");
+                slot[i].take()
+            })
+            .on_remove(collect_then_panic)
+            .build();
+        clock.set(1_000);
+        // Expired: stored (or not), then removed, and `on_remove` panics.
+        let r = catch_unwind(AssertUnwindSafe(|| cache.lookup(b"expired")));
+        assert!(r.is_err(), "a panic reaches the caller (store: {store})");
+        // Live: the caller's closure panics.
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            cache.lookup_with(b"live", |_| panic!("caller failure"))
+        }));
+        assert!(r.is_err(), "the closure's panic reaches the caller");
+        // With the internal store, the cache still holds the live session:
+        // its value's `drop` panics when the cache goes.
+        let dropped = catch_unwind(AssertUnwindSafe(|| drop(cache)));
+        assert_eq!(
+            dropped.is_err(),
+            store,
+            "the cache's drop frees the live value"
+        );
+        settle(&values);
+        assert_eq!(values.dropped(), 2, "both values freed (store: {store})");
+    }
+}
+
+/// Runs each scenario in turn, on this one thread.
+#[test]
+fn panicking_drops() {
+    a_panicking_value_drop_loses_no_report();
+    a_panicking_drop_of_earlier_garbage_loses_no_report();
+    two_hard_panicking_value_drops_in_one_flush_do_not_abort();
+    a_panicking_report_of_an_eviction_does_not_abort();
+    a_panicking_report_of_a_take_or_removal_does_not_abort();
+    a_panic_on_the_on_get_path_does_not_abort();
 }
