@@ -461,6 +461,34 @@ fn remove_in_a_is_seen_by_b() {
     assert!(c.lookup(&id(50)).is_none());
 }
 
+/// B's `on_remove` panics for the first invalidation it hears of: its
+/// listener goes on, and the next invalidation still reaches it.
+#[test]
+fn a_panicking_on_remove_does_not_stop_the_invalidation_listener() {
+    let redis = Redis::start();
+    let clock = ManualClock::new(T0);
+    let a = tiered(&redis, &clock);
+    let first = Arc::new(AtomicBool::new(true));
+    let builder = SessionCache::builder()
+        .clock(clock.clone())
+        .timeout(300)
+        .on_remove(move |_: &sesscache::Session<Vec<u8>>| {
+            assert!(!first.swap(false, Ordering::SeqCst), "callback failure");
+        });
+    let b = TieredCache::new(builder, config(&redis)).unwrap();
+    redis.wait_listeners(2);
+    for n in 0..2 {
+        a.store(&a.new_session(&id(n), vec![1; 10]).unwrap());
+        assert!(b.lookup(&id(n)).is_some(), "B holds a copy of {n}");
+    }
+    assert!(a.remove_id(&id(0)));
+    wait_until("B drops its first copy", || !b.local().contains(&id(0)));
+    assert!(a.remove_id(&id(1)));
+    wait_until("B drops its second copy", || !b.local().contains(&id(1)));
+    // Counted: the second; the first one's removal panicked.
+    assert_eq!(b.tier_stats().invalidations, 1, "{:?}", b.tier_stats());
+}
+
 #[test]
 fn concurrent_takers_on_different_caches_have_exactly_one_winner() {
     let redis = Redis::start();

@@ -43,7 +43,9 @@
 //! answer opens it for another pause. A connection that failed is never
 //! reused, nor are the connections opened before it. An error *answer* (out of memory,
 //! read-only replica) is counted and logged but is not an outage. The
-//! listener reconnects by itself. Works with any Redis from 2.6 (Lua).
+//! listener reconnects by itself, and a panic from `on_remove` (or from a
+//! value's `drop`) while it removes a session is logged, not fatal: it
+//! goes on listening. Works with any Redis from 2.6 (Lua).
 //!
 //! **Limits.**
 //! - Invalidations published while a listener is disconnected are lost (the

@@ -11,6 +11,7 @@
 //! while it is disconnected are lost; the copies they concerned live on in
 //! the local cache until they expire, are evicted or are flushed.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -125,8 +126,22 @@ fn session<V: Send + Sync + 'static>(
         let Some(cache) = cache.upgrade() else {
             return Ok(());
         };
-        if cache.remove_id(id) {
-            Counters::bump(&link.counters.invalidations);
+        // A panic from `on_remove`, or from a value's `drop` run by the
+        // epoch's garbage here, must not end the listener: invalidations
+        // and waiting removals would stop for good. It is logged; the
+        // removal itself is complete (`remove_id` finishes before it
+        // resumes a panic).
+        match panic::catch_unwind(AssertUnwindSafe(|| cache.remove_id(id))) {
+            Ok(true) => Counters::bump(&link.counters.invalidations),
+            Ok(false) => {}
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("a panic");
+                log::error!("redis invalidation listener: removing a session panicked: {what}");
+            }
         }
     }
 }
