@@ -112,32 +112,40 @@ fn counting_cache(
     (cache, count)
 }
 
+/// Fills a cache with `n` sessions whose values panic as `panics` says for
+/// each, held by the cache alone, and flushes them all: the first panic
+/// reaches the caller, every session is removed and reported, and the
+/// cache is consistent. Returns the values, for their counts, and the
+/// cache.
+fn flush_panicking_values(n: u32, panics: impl Fn(u32) -> Panics) -> (Values, SessionCache<Value>) {
+    let mut values = Values::default();
+    let (cache, count) = counting_cache(0, |_| {});
+    for i in 0..n {
+        cache.add(&values.session(&i.to_be_bytes(), u64::from(i), panics(i)));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
+    assert!(r.is_err(), "a drop's panic reaches the caller");
+    assert_eq!(cache.len(), 0, "the flush went on after the panic");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        n as usize,
+        "every session removed is reported"
+    );
+    let (map, index, _) = cache.debug_sizes();
+    assert_eq!((map, index), (0, 0));
+    (values, cache)
+}
+
 /// A session value whose `drop` panics, freed by a flush: every session the
 /// flush removed is still reported, and the cache stays consistent.
 fn a_panicking_value_drop_loses_no_report() {
-    const N: u32 = 640;
-    let mut values = Values::default();
-    let (cache, count) = counting_cache(0, |_| {});
-    for i in 0..N {
-        let panics = if i == 0 {
+    let (values, cache) = flush_panicking_values(640, |i| {
+        if i == 0 {
             Panics::Calmly
         } else {
             Panics::Never
-        };
-        // The cache holds the only reference: a flush frees the values.
-        cache.add(&values.session(&i.to_be_bytes(), u64::from(i), panics));
-    }
-    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
-    assert!(r.is_err(), "the drop's panic reaches the caller");
-    let removed = N as usize - cache.len();
-    assert_eq!(
-        count.load(Ordering::SeqCst),
-        removed,
-        "every session removed is reported"
-    );
-    assert_eq!(removed, N as usize, "the flush went on after the panic");
-    let (map, index, _) = cache.debug_sizes();
-    assert_eq!((map, index), (0, 0));
+        }
+    });
     drop(cache);
     settle(&values);
 }
@@ -178,24 +186,14 @@ fn a_panicking_drop_of_earlier_garbage_loses_no_report() {
 /// unwinds), every value is dropped once, every session is reported, and
 /// the first panic reaches the caller.
 fn two_hard_panicking_value_drops_in_one_flush_do_not_abort() {
-    const N: u32 = 10;
-    let mut values = Values::default();
-    let (cache, count) = counting_cache(0, |_| {});
-    for i in 0..N {
-        let panics = if i == 3 || i == 7 {
+    let (values, cache) = flush_panicking_values(10, |i| {
+        if i == 3 || i == 7 {
             Panics::Always
         } else {
             Panics::Never
-        };
-        // The cache holds the only reference: the flush frees the values.
-        cache.add(&values.session(&i.to_be_bytes(), u64::from(i), panics));
-    }
-    let r = catch_unwind(AssertUnwindSafe(|| cache.flush(0)));
-    assert!(r.is_err(), "a drop's panic reaches the caller");
-    assert_eq!(count.load(Ordering::SeqCst), N as usize, "all reported");
-    assert_eq!(values.dropped(), N as usize, "all freed");
-    let (map, index, _) = cache.debug_sizes();
-    assert_eq!((map, index), (0, 0));
+        }
+    });
+    assert_eq!(values.dropped(), 10, "all freed");
     drop(cache);
     settle(&values);
 }

@@ -12,9 +12,16 @@
 //! what was left when it was sent; the tier sends no pipelines.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redis::{Connection, ConnectionLike, RedisResult, Value};
+
+/// What is left before `deadline`; `None` once nothing is.
+pub(crate) fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
 
 /// A borrowed connection whose commands all end by `deadline`.
 pub(crate) struct Deadlined<'a> {
@@ -30,13 +37,9 @@ impl<'a> Deadlined<'a> {
     /// Sets the socket timeouts to what is left of the deadline; an error
     /// (a timeout) when nothing is.
     fn arm(&mut self) -> RedisResult<()> {
-        let left = self
-            .deadline
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                io::Error::new(io::ErrorKind::TimedOut, "the operation's timeout ran out")
-            })?;
+        let left = time_left(self.deadline).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::TimedOut, "the operation's timeout ran out")
+        })?;
         self.conn.set_read_timeout(Some(left))?;
         self.conn.set_write_timeout(Some(left))
     }

@@ -28,7 +28,7 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 use super::codec;
 use super::config::RedisConfig;
-use super::deadline::Deadlined;
+use super::deadline::{time_left, Deadlined};
 use super::pending::Pending;
 use super::script::LuaScript;
 use super::subscriber::{self, NODE_LEN};
@@ -303,16 +303,12 @@ impl Link {
 
     /// A pooled connection of the current generation, within `deadline`.
     fn checkout(&self, deadline: Instant) -> Result<r2d2::PooledConnection<Manager>, String> {
-        let left = || {
-            deadline
-                .checked_duration_since(Instant::now())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| "timed out waiting for a connection".to_owned())
-        };
+        let left =
+            || time_left(deadline).ok_or_else(|| "timed out waiting for a connection".to_owned());
         loop {
             let mut conn = self.pool.get_timeout(left()?).map_err(|e| e.to_string())?;
-            // Relaxed: see `Manager::connect`.
             // The socket timeouts are set before each command (`Deadlined`).
+            // Relaxed: see `Manager::connect`.
             if conn.generation >= self.generation.load(Ordering::Relaxed) {
                 return Ok(conn);
             }
