@@ -64,16 +64,19 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
   mem  bytes allocated per cached session beyond id + value
 
 The quick suite (the default) takes under 3 minutes on 2 cores; --full runs
-longer throughput cells, 5 repetitions of each (the median is reported, with
-min-max), as many machine-floor windows, and larger sizes. In either, W6's
-figures are medians of its rounds, and W3's flush and W4 run once per cache.
+longer throughput cells, 5 repetitions of each throughput cell, of W3 and W4
+(each with a fresh cache, the caches taking turns) and of W6's timed stores
+(the median is reported, with min-max), at least 5 W6 rounds, as many
+machine-floor windows, and larger sizes. --repeats sets the repetitions in
+either suite. W6's lookup and flush figures are medians of its rounds.
 Every run stops by itself.";
 
 #[derive(Debug, Parser)]
 #[command(name = "sesscache-harness", version, about = "Benchmark sesscache against OpenSSL, rustls, moka and the hardware limit", long_about = LONG_ABOUT)]
 struct Args {
-    /// Longer, repeated runs (5 repetitions of each throughput cell, median
-    /// with min-max; W3's flush and W4 run once) and larger sizes.
+    /// Longer, repeated runs (5 repetitions of each throughput cell, of W3
+    /// and W4, and of W6's stores and rounds: median with min-max) and
+    /// larger sizes.
     #[arg(long)]
     full: bool,
     /// Thread counts for the throughput workloads, comma-separated
@@ -100,7 +103,8 @@ struct Args {
     /// Milliseconds per throughput measurement (default 250, 2000 with --full).
     #[arg(long, allow_negative_numbers = true)]
     cell_ms: Option<u64>,
-    /// Repetitions of each throughput cell (default 1, 5 with --full).
+    /// Repetitions of each throughput cell, of W3 and W4, and slices of W6's
+    /// timed stores (default 1, 5 with --full).
     #[arg(long, allow_negative_numbers = true)]
     repeats: Option<usize>,
     /// Size of a session value in bytes.

@@ -4,10 +4,11 @@
 //!   W7-random, W7-adversarial): Mops/s against threads, one line per cache,
 //!   with min–max error bars where a cell has more than one run;
 //! - `w3-latency.svg`: lookup latency p50 / p99 / p99.9 / max during the
-//!   flush, grouped bars per cache, log-scale µs, and the same for the
-//!   machine floor (W3's timing loop with no cache);
+//!   flush, grouped bars per cache, log-scale µs, with min–max error bars
+//!   where a cache ran W3 more than once, and the same for the machine floor
+//!   (W3's timing loop with no cache);
 //! - `w6-scale.svg`: flush of 1k expired (µs) against the live count, log–log,
-//!   one line per cache;
+//!   one line per cache, with min–max error bars over its rounds;
 //! - `memory.svg`: overhead bytes per session, one bar per cache, with the
 //!   128-byte target.
 //!
@@ -25,7 +26,7 @@ use plotters::prelude::*;
 use crate::report::{
     fmt_live, fmt_num, order_caches, throughput_workloads, w3_entries, workload_series,
 };
-use crate::results::Results;
+use crate::results::{FlushLatency, FlushRun, Results};
 
 const SIZE: (u32, u32) = (960, 600);
 const FONT: &str = "sans-serif";
@@ -281,21 +282,41 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
             [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
         )
     });
-    let values: Vec<(String, [f64; 4])> = entries
+    // Each percentile's min–max over a cache's runs, where it has several.
+    let range = |f: &FlushLatency, get: fn(&FlushRun) -> u64| {
+        let runs = f.runs.iter().map(|r| us(get(r)));
+        (f.runs.len() > 1).then(|| {
+            runs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+        })
+    };
+    type Ranges = [Option<(f64, f64)>; 4];
+    let values: Vec<(String, [f64; 4], Ranges)> = entries
         .iter()
         .map(|f| {
             (
                 f.cache.clone(),
                 [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
+                [
+                    range(f, |r| r.p50_ns),
+                    range(f, |r| r.p99_ns),
+                    range(f, |r| r.p999_ns),
+                    range(f, |r| r.max_ns),
+                ],
             )
         })
-        .chain(floor_row)
-        .filter(|(_, v)| v.iter().any(|x| *x > 0.0))
+        .chain(floor_row.map(|(name, v)| (name, v, [None; 4])))
+        .filter(|(_, v, _)| v.iter().any(|x| *x > 0.0))
         .collect();
-    let Some((lo, hi)) = positive_bounds(values.iter().flat_map(|(_, v)| v.iter().copied())) else {
+    let Some((lo, hi)) = positive_bounds(values.iter().flat_map(|(_, v, r)| {
+        v.iter()
+            .copied()
+            .chain(r.iter().flatten().flat_map(|&(a, b)| [a, b]))
+    })) else {
         return Ok(false);
     };
-    let names: Vec<String> = values.iter().map(|(c, _)| c.clone()).collect();
+    let names: Vec<String> = values.iter().map(|(c, _, _)| c.clone()).collect();
     let n = names.len();
     let y = log_range(lo, hi, 3.0);
     let floor = y.start;
@@ -331,7 +352,7 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
     let width = CATEGORY * 8 / 10 / pcts.len() as i32;
     for (k, (pct, col)) in pcts.iter().zip(cols).enumerate() {
         chart
-            .draw_series(values.iter().enumerate().filter_map(|(i, (_, v))| {
+            .draw_series(values.iter().enumerate().filter_map(|(i, (_, v, _))| {
                 let x0 = i as i32 * CATEGORY - CATEGORY * 4 / 10 + k as i32 * width;
                 (v[k] > 0.0 && v[k].is_finite()).then(|| {
                     Rectangle::new([(x0, floor), (x0 + width * 9 / 10, v[k])], col.filled())
@@ -340,6 +361,14 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
             .map_err(&e)?
             .label(*pct)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], col.filled()));
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, (_, v, r))| {
+                let x = i as i32 * CATEGORY - CATEGORY * 4 / 10 + k as i32 * width + width * 9 / 20;
+                let (a, b) = r[k]?;
+                (a > 0.0 && b.is_finite() && v[k] > 0.0)
+                    .then(|| ErrorBar::new_vertical(x, a, v[k], b, BLACK.stroke_width(1), 6))
+            }))
+            .map_err(&e)?;
     }
     chart
         .configure_series_labels()
@@ -356,16 +385,33 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
 /// Flush of 1k expired against the live count, one line per cache.
 fn w6_scale(results: &Results, path: &Path) -> Result<bool> {
     let caches = order_caches(results.scale.iter().map(|p| p.cache.as_str()));
-    let series: Vec<(String, Vec<(f64, f64)>)> = caches
+    // (live, median flush, the rounds' min–max where there are several).
+    type Point = (f64, f64, Option<(f64, f64)>);
+    let series: Vec<(String, Vec<Point>)> = caches
         .into_iter()
         .map(|c| {
-            let mut pts: Vec<(f64, f64)> = results
+            let mut pts: Vec<Point> = results
                 .scale
                 .iter()
                 .filter(|p| {
                     p.cache == c && p.live > 0 && p.flush_1k_us.is_finite() && p.flush_1k_us > 0.0
                 })
-                .map(|p| (p.live as f64, p.flush_1k_us))
+                .map(|p| {
+                    let rounds: Vec<f64> = p
+                        .flushes_us
+                        .iter()
+                        .copied()
+                        .filter(|f| f.is_finite() && *f > 0.0)
+                        .collect();
+                    let range = (rounds.len() > 1).then(|| {
+                        rounds
+                            .iter()
+                            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                                (lo.min(v), hi.max(v))
+                            })
+                    });
+                    (p.live as f64, p.flush_1k_us, range)
+                })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             pts.dedup_by(|a, b| a.0 == b.0);
@@ -376,7 +422,10 @@ fn w6_scale(results: &Results, path: &Path) -> Result<bool> {
     let all = || series.iter().flat_map(|(_, pts)| pts.iter().copied());
     let (Some((xlo, xhi)), Some((ylo, yhi))) = (
         positive_bounds(all().map(|p| p.0)),
-        positive_bounds(all().map(|p| p.1)),
+        positive_bounds(all().flat_map(|p| {
+            let (lo, hi) = p.2.unwrap_or((p.1, p.1));
+            [p.1, lo, hi]
+        })),
     ) else {
         return Ok(false);
     };
@@ -410,12 +459,25 @@ fn w6_scale(results: &Results, path: &Path) -> Result<bool> {
         let col = colour(cache, i);
         let style = col.stroke_width(line_width(cache));
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), style))
+            .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), style))
             .map_err(&e)?
             .label(cache.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         chart
-            .draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))
+            .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, col.filled())))
+            .map_err(&e)?;
+        chart
+            .draw_series(pts.iter().filter_map(|p| {
+                let (lo, hi) = p.2?;
+                Some(ErrorBar::new_vertical(
+                    p.0,
+                    lo,
+                    p.1,
+                    hi,
+                    col.stroke_width(1),
+                    10,
+                ))
+            }))
             .map_err(&e)?;
     }
     chart

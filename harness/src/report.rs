@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::results::{
-    FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, TierCell, W5_REFERENCE,
+    FlushLatency, FlushRun, MachineFloor, Memory, Results, ScalePoint, Throughput, TierCell,
+    W5_REFERENCE,
 };
 
 /// The caches the report knows by name, in the order it shows them; any other
@@ -559,13 +560,15 @@ fn header(out: &mut String, r: &Results) {
     };
     let spread = if s.repeats > 1 {
         format!(
-            "Every throughput figure is the median of {} runs, with the min–max range in \
-             parentheses.",
+            "Every throughput figure and every W3, W4 and W6 store figure is the median of \
+             {} runs, with the min–max range in parentheses (W6's lookup and flush figures: \
+             of its rounds).",
             s.repeats
         )
     } else {
-        "Every throughput figure is a single run (no spread shown); `--full` reports the \
-         median of 5 runs with min–max."
+        "Every throughput figure and every W3, W4 and W6 store figure is a single run (no \
+         spread shown; W6's lookup and flush figures are the medians of its rounds); \
+         `--full` reports the median of 5 runs with min–max."
             .to_string()
     };
     let _ = writeln!(
@@ -892,6 +895,23 @@ fn fmt_pct(f: &FlushLatency, ns: u64) -> String {
     }
 }
 
+/// `figure`, then ` (min–max)` of the finite `runs` in `fmt` when there are
+/// two or more of them (a figure that is the median of several runs).
+fn with_range(figure: String, runs: &[f64], fmt: fn(f64) -> String) -> String {
+    match stats_of(runs) {
+        Some(s) if s.n > 1 && figure != DASH => {
+            format!("{figure} ({}–{})", fmt(s.min), fmt(s.max))
+        }
+        _ => figure,
+    }
+}
+
+/// A W3 figure of `f`: its median, with the runs' range.
+fn w3_figure(f: &FlushLatency, median_ns: u64, run: fn(&FlushRun) -> u64) -> String {
+    let runs: Vec<f64> = f.runs.iter().map(|r| run(r) as f64).collect();
+    with_range(fmt_pct(f, median_ns), &runs, fmt_ns)
+}
+
 fn w3_section(out: &mut String, r: &Results) {
     if r.flush_latency.is_empty() && r.machine_floor.is_none() {
         return;
@@ -908,6 +928,20 @@ fn w3_section(out: &mut String, r: &Results) {
     // A run whose caches all skip W3 still measured the machine's floor.
     if !r.flush_latency.is_empty() {
         w3_table(out, r);
+        let runs = r
+            .flush_latency
+            .iter()
+            .map(|f| f.runs.len())
+            .max()
+            .unwrap_or(0);
+        if runs > 1 {
+            let _ = writeln!(
+                out,
+                "Each cache ran W3 {runs} times, each time with a cache of its own, the caches \
+                 taking turns; every figure is the median of the runs, with their min–max in \
+                 parentheses, and the ratios are of the medians.\n"
+            );
+        }
     }
     if let Some(f) = &r.machine_floor {
         floor_paragraph(out, r, f);
@@ -955,11 +989,15 @@ fn w3_table(out: &mut String, r: &Results) {
                 } else {
                     fmt_count(f.recorded)
                 },
-                fmt_pct(f, f.p50_ns),
-                fmt_pct(f, f.p99_ns),
-                fmt_pct(f, f.p999_ns),
-                fmt_pct(f, f.max_ns),
-                fmt_ns(f.flush_ms * 1e6),
+                w3_figure(f, f.p50_ns, |x| x.p50_ns),
+                w3_figure(f, f.p99_ns, |x| x.p99_ns),
+                w3_figure(f, f.p999_ns, |x| x.p999_ns),
+                w3_figure(f, f.max_ns, |x| x.max_ns),
+                with_range(
+                    fmt_ns(f.flush_ms * 1e6),
+                    &f.runs.iter().map(|x| x.flush_ms * 1e6).collect::<Vec<_>>(),
+                    fmt_ns,
+                ),
                 fmt_count(f.flushed as u64),
                 fmt_opt_ratio(rel),
             ]
@@ -1059,7 +1097,8 @@ fn w4_section(out: &mut String, r: &Results) {
     let header: Vec<String> = [
         "cache",
         "threads",
-        "tickets",
+        "runs",
+        "tickets per run",
         "taken",
         "double takes",
         "Mops/s",
@@ -1073,6 +1112,7 @@ fn w4_section(out: &mut String, r: &Results) {
             vec![
                 cell(&t.cache),
                 t.threads.to_string(),
+                t.runs().to_string(),
                 fmt_count(t.tickets),
                 fmt_count(t.taken),
                 if t.double_takes > 0 {
@@ -1080,11 +1120,18 @@ fn w4_section(out: &mut String, r: &Results) {
                 } else {
                     "0".into()
                 },
-                fmt_num(t.mops),
+                with_range(fmt_num(t.mops), &t.runs_mops, fmt_num),
             ]
         })
         .collect();
     table(out, &header, &rows);
+    if entries.iter().any(|t| t.runs() > 1) {
+        out.push_str(
+            "Takes and double takes are summed over the runs (each with a cache of its \
+             own, the caches taking turns); Mops/s is the median of the runs, with their \
+             min–max in parentheses.\n\n",
+        );
+    }
 }
 
 /// A cell's throughput in Mops/s: W4's from its tickets entry, the others'
@@ -1214,8 +1261,8 @@ fn flush_span(r: &Results, cache: &str) -> Option<(usize, f64, usize, f64)> {
     (hi.live > lo.live).then_some((lo.live, lo.flush_1k_us, hi.live, hi.flush_1k_us))
 }
 
-/// Reads one W6 figure from a point.
-type Metric = fn(&ScalePoint) -> f64;
+/// Reads one W6 figure from a point, and the runs it is the median of.
+type Metric = fn(&ScalePoint) -> (f64, &[f64]);
 
 fn w6_section(out: &mut String, r: &Results) {
     if r.scale.is_empty() {
@@ -1235,9 +1282,9 @@ fn w6_section(out: &mut String, r: &Results) {
         .into_iter()
         .collect();
     let metrics: [(&str, Metric); 3] = [
-        ("store (ns/op)", |p| p.store_ns),
-        ("lookup (ns/op)", |p| p.lookup_ns),
-        ("flush 1k expired (µs)", |p| p.flush_1k_us),
+        ("store (ns/op)", |p| (p.store_ns, &p.stores_ns)),
+        ("lookup (ns/op)", |p| (p.lookup_ns, &p.lookups_ns)),
+        ("flush 1k expired (µs)", |p| (p.flush_1k_us, &p.flushes_us)),
     ];
     for (i, (name, get)) in metrics.iter().enumerate() {
         let is_flush = i == 2;
@@ -1254,9 +1301,9 @@ fn w6_section(out: &mut String, r: &Results) {
                     scale_point(r, c, l).map_or_else(
                         || DASH.to_string(),
                         |p| {
-                            let v = get(p);
+                            let (v, runs) = get(p);
                             if v.is_finite() && v >= 0.0 {
-                                fmt_num(v)
+                                with_range(fmt_num(v), runs, fmt_num)
                             } else {
                                 DASH.into()
                             }
@@ -1295,8 +1342,12 @@ fn w6_section(out: &mut String, r: &Results) {
     if !rounds.is_empty() {
         let _ = writeln!(
             out,
-            "Each flush figure is the median of its cache's rounds, which visit every live \
-             count in turn: {}.\n",
+            "Each flush and lookup figure is the median of its cache's rounds (33 000 \
+             lookups, then a flush), which visit every live count in turn: {}. Each store \
+             figure times the last of the point's live sessions (10 000, or half if fewer) \
+             as they are stored, in as many equal slices as the suite has repetitions \
+             (the median of them). Figures that are medians give the min–max in \
+             parentheses.\n",
             rounds.join(", ")
         );
     }

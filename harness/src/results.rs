@@ -143,7 +143,9 @@ impl Throughput {
     }
 }
 
-/// W3: one cache's lookup latency while another thread flushes.
+/// W3: one cache's lookup latency while another thread flushes. With
+/// several runs (`--full`, `--repeats`), each figure is the median of the
+/// runs' (`runs` keeps every run).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FlushLatency {
     /// Cache name.
@@ -175,6 +177,76 @@ pub struct FlushLatency {
     pub flush_ms: f64,
     /// How many sessions the flush removed.
     pub flushed: usize,
+    /// Every run, in the order they ran, each with a cache of its own;
+    /// empty in results written before this field (one run, the figures
+    /// above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<FlushRun>,
+}
+
+/// One W3 run of one cache: the figures of [`FlushLatency`] for that run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct FlushRun {
+    /// Lookups timed during the flush.
+    pub lookups: u64,
+    /// Latencies recorded (the coordinated-omission back-fill included).
+    pub recorded: u64,
+    /// Median lookup latency, in nanoseconds.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Maximum.
+    pub max_ns: u64,
+    /// How long the flush took, in milliseconds.
+    #[serde(with = "nan_as_null")]
+    pub flush_ms: f64,
+    /// How many sessions the flush removed.
+    pub flushed: usize,
+}
+
+/// The median of integer figures, rounded to the nearest (0 for none).
+fn median_u64(v: impl IntoIterator<Item = u64>) -> u64 {
+    let v: Vec<f64> = v.into_iter().map(|x| x as f64).collect();
+    median(&v).round() as u64
+}
+
+impl FlushLatency {
+    /// One cache's W3 entry from its runs: each figure the median of the
+    /// runs' (a run's flush that took no finite time is left out of the
+    /// flush's median; NaN if every run's is).
+    pub fn from_runs(
+        cache: &str,
+        (expired, live): (usize, usize),
+        lookup_threads: usize,
+        runs: Vec<FlushRun>,
+    ) -> FlushLatency {
+        let flush: Vec<f64> = runs
+            .iter()
+            .map(|r| r.flush_ms)
+            .filter(|f| f.is_finite())
+            .collect();
+        FlushLatency {
+            cache: cache.into(),
+            expired,
+            live,
+            lookup_threads,
+            lookups: median_u64(runs.iter().map(|r| r.lookups)),
+            recorded: median_u64(runs.iter().map(|r| r.recorded)),
+            p50_ns: median_u64(runs.iter().map(|r| r.p50_ns)),
+            p99_ns: median_u64(runs.iter().map(|r| r.p99_ns)),
+            p999_ns: median_u64(runs.iter().map(|r| r.p999_ns)),
+            max_ns: median_u64(runs.iter().map(|r| r.max_ns)),
+            flush_ms: if flush.is_empty() {
+                f64::NAN
+            } else {
+                median(&flush)
+            },
+            flushed: median_u64(runs.iter().map(|r| r.flushed as u64)) as usize,
+            runs,
+        }
+    }
 }
 
 /// W3's machine floor: W3's timing loop with a stand-in operation of pure
@@ -210,22 +282,66 @@ pub struct MachineFloor {
     pub windows_p999_ns: Vec<u64>,
 }
 
-/// W4: tickets stored then taken concurrently.
+/// W4: tickets stored then taken concurrently, in one run or several
+/// (`--full`, `--repeats`), each with a cache of its own.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Tickets {
     /// Cache name.
     pub cache: String,
     /// Threads taking.
     pub threads: usize,
-    /// Tickets stored.
+    /// Tickets stored in each run.
     pub tickets: u64,
-    /// Successful takes.
+    /// Successful takes, over all runs.
     pub taken: u64,
-    /// Tickets taken more than once (must be 0 for single-use caches).
+    /// Tickets taken more than once, over all runs (must be 0 for
+    /// single-use caches).
     pub double_takes: u64,
-    /// Millions of operations (stores + takes) per second.
+    /// Millions of operations (stores + takes) per second: the median of
+    /// `runs_mops`.
     #[serde(with = "nan_as_null")]
     pub mops: f64,
+    /// Each run's Mops/s, in the order they ran; empty in results written
+    /// before this field (one run, `mops`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs_mops: Vec<f64>,
+}
+
+impl Tickets {
+    /// How many runs the entry sums (1 for results written before runs
+    /// were kept).
+    pub fn runs(&self) -> usize {
+        self.runs_mops.len().max(1)
+    }
+
+    /// One cache's W4 entry from its runs (each a one-run entry of the same
+    /// cache, thread count and ticket count): takes and double takes
+    /// summed, Mops/s the median of the runs' finite figures (NaN if none).
+    pub fn from_runs(runs: &[Tickets]) -> Tickets {
+        let first = runs.first().cloned().unwrap_or_default();
+        debug_assert!(
+            runs.iter().all(|t| (t.cache.as_str(), t.threads, t.tickets)
+                == (first.cache.as_str(), first.threads, first.tickets)),
+            "runs of one W4 cell"
+        );
+        let runs_mops: Vec<f64> = runs.iter().map(|t| t.mops).collect();
+        let finite: Vec<f64> = runs_mops
+            .iter()
+            .copied()
+            .filter(|m| m.is_finite())
+            .collect();
+        Tickets {
+            taken: runs.iter().map(|t| t.taken).sum(),
+            double_takes: runs.iter().map(|t| t.double_takes).sum(),
+            mops: if finite.is_empty() {
+                f64::NAN
+            } else {
+                median(&finite)
+            },
+            runs_mops,
+            ..first
+        }
+    }
 }
 
 /// W6: cost per operation at one live count.
@@ -237,18 +353,29 @@ pub struct ScalePoint {
     pub live: usize,
     /// Nanoseconds per store of a new session: the last of the live
     /// sessions (10 000, or half of them if fewer), timed as the prefill
-    /// ends.
+    /// ends, in as many equal slices as the suite has repetitions; the
+    /// median of `stores_ns`.
     #[serde(with = "nan_as_null")]
     pub store_ns: f64,
-    /// Nanoseconds per lookup of a live session.
+    /// Nanoseconds per store in each slice, in the order they ran; empty in
+    /// results written before this field (one slice, `store_ns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores_ns: Vec<f64>,
+    /// Nanoseconds per lookup of a live session: the median of
+    /// `lookups_ns` (in results written before that field, the mean over
+    /// every round).
     #[serde(with = "nan_as_null")]
     pub lookup_ns: f64,
+    /// Nanoseconds per lookup in each round (33 000 lookups each), in the
+    /// order they ran; empty in results written before this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookups_ns: Vec<f64>,
     /// Microseconds to flush 1 000 expired sessions among `live`: the median
     /// of `flushes_us`.
     #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
     /// Every flush measured, in microseconds, each after 33 000 lookups:
-    /// one to seven, one per round, the rounds alternating over the live
+    /// one to seven (five to seven with `--full`), one per round, the rounds alternating over the live
     /// counts (see the W6 workload); empty for a cache without expiry, and
     /// in older results files (which measured each live count on its own,
     /// with three flushes).

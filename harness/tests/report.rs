@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use sesscache_harness::plots;
 use sesscache_harness::report::markdown;
 use sesscache_harness::results::{
-    BlockClass, FlushLatency, MachineFloor, Memory, Results, ScalePoint, Throughput, Tickets,
-    TierCell, TierCounts, W5_REFERENCE,
+    BlockClass, FlushLatency, FlushRun, MachineFloor, Memory, Results, ScalePoint, Throughput,
+    Tickets, TierCell, TierCounts, W5_REFERENCE,
 };
 
 fn fixture() -> Results {
@@ -175,12 +175,13 @@ fn w3_w4_w6_memory_tables() {
 
     assert_eq!(
         cells(row(&md, "## W4 tickets", "naive")),
-        ["naive", "2", "100,000", "100,003", "**3**", "1.25"]
+        ["naive", "2", "1", "100,000", "100,003", "**3**", "1.25"]
     );
     assert_eq!(
         cells(row(&md, "## W4 tickets", "sesscache")),
-        ["sesscache", "2", "100,000", "100,000", "0", "6.50"]
+        ["sesscache", "2", "1", "100,000", "100,000", "0", "6.50"]
     );
+    assert!(!md.contains("summed over the runs"), "one run each");
 
     assert!(md.contains("| store (ns/op) at live count | 10³ | 10⁶ |"));
     assert!(md.contains("| flush 1k expired (µs) at live count | 10³ | 10⁶ | largest / smallest |"));
@@ -626,6 +627,96 @@ fn w6_says_how_many_rounds_each_flush_figure_is_the_median_of() {
     assert!(line.contains(" 1"), "{line}");
 }
 
+/// With several runs (`--full`, `--repeats`), each W3 and W4 figure is
+/// the median of the runs', shown with their range; double takes are
+/// summed, so one in any run shows; W6's stores and rounds likewise.
+#[test]
+fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
+    let mut r = fixture();
+    let run = |p999_ns, flush_ms| FlushRun {
+        lookups: 1_000,
+        recorded: 1_000,
+        p50_ns: 100,
+        p99_ns: 1_000,
+        p999_ns,
+        max_ns: 2 * p999_ns,
+        flush_ms,
+        flushed: 200_000,
+    };
+    let runs = vec![run(9_000, 30.0), run(30_000, f64::NAN), run(7_000, 40.0)];
+    let sess = FlushLatency::from_runs("sesscache", (200_000, 100_000), 1, runs.clone());
+    assert_eq!(
+        (sess.p999_ns, sess.max_ns, sess.p50_ns, sess.flushed),
+        (9_000, 18_000, 100, 200_000)
+    );
+    assert_eq!(sess.flush_ms, 35.0, "the NaN flush is left out");
+    assert_eq!(
+        sess.runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
+        runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
+        "every run is kept, in order"
+    );
+    r.flush_latency.retain(|f| f.cache != "sesscache");
+    r.flush_latency.insert(0, sess);
+    let md = markdown(&r);
+    let s = cells(row(&md, "## W3 flush under load", "sesscache"));
+    assert_eq!(s[8], "9.0 µs (7.0 µs–30.0 µs)", "{s:?}");
+    assert_eq!(s[9], "18.0 µs (14.0 µs–60.0 µs)", "{s:?}");
+    assert_eq!(s[10], "35.0 ms (30.0 ms–40.0 ms)", "{s:?}");
+    assert!(section(&md, "## W3 flush under load").contains("ran W3 3 times"));
+    // The target reads the median.
+    assert!(
+        target_measured(&md, "W3: sesscache lookup p99.9").starts_with("9.0 µs"),
+        "{}",
+        target_measured(&md, "W3: sesscache lookup p99.9")
+    );
+
+    let tk = |mops, double_takes| Tickets {
+        cache: "naive".into(),
+        threads: 2,
+        tickets: 1_000,
+        taken: 1_000 + double_takes,
+        double_takes,
+        mops,
+        runs_mops: vec![mops],
+    };
+    let naive = Tickets::from_runs(&[tk(1.0, 0), tk(3.0, 2), tk(2.0, 0), tk(f64::NAN, 0)]);
+    assert_eq!(
+        (naive.runs(), naive.taken, naive.double_takes, naive.tickets),
+        (4, 4_002, 2, 1_000)
+    );
+    assert_eq!(naive.mops, 2.0, "the median of the finite runs");
+    r.tickets.retain(|t| t.cache != "naive");
+    r.tickets.push(naive);
+    let md = markdown(&r);
+    assert_eq!(
+        cells(row(&md, "## W4 tickets", "naive")),
+        [
+            "naive",
+            "2",
+            "4",
+            "1,000",
+            "4,002",
+            "**2**",
+            "2.00 (1.00–3.00)"
+        ]
+    );
+    assert!(section(&md, "## W4 tickets").contains("summed over the runs"));
+
+    for p in &mut r.scale {
+        if p.cache == "sesscache" && p.live == 1_000 {
+            p.store_ns = 12.0;
+            p.stores_ns = vec![10.0, 14.0, 12.0];
+            p.lookups_ns = vec![5.0];
+        }
+    }
+    let md = markdown(&r);
+    assert!(
+        md.contains("| sesscache | 12.0 (10.0–14.0) |"),
+        "{}",
+        section(&md, "## W6 scale")
+    );
+}
+
 #[test]
 fn missing_data_is_not_measured() {
     let mut r = fixture();
@@ -702,6 +793,8 @@ fn nan_zero_and_odd_values_do_not_panic() {
             lookup_ns: -1.0,
             flush_1k_us: 0.0,
             flushes_us: vec![f64::INFINITY],
+            stores_ns: vec![f64::NAN, 1.0],
+            lookups_ns: vec![],
         }],
         memory: vec![Memory {
             cache: "sesscache".into(),
@@ -853,6 +946,7 @@ fn redis_tier_section() {
         taken: 50_000,
         double_takes,
         mops,
+        runs_mops: vec![mops],
     };
     let tier = |workload: &str, threads, errors| TierCell {
         workload: workload.into(),
@@ -892,7 +986,15 @@ fn redis_tier_section() {
     );
     assert_eq!(
         cells(row(&md, "## W4 tickets", "sesscache+redis")),
-        ["sesscache+redis", "2", "50,000", "50,000", "0", "0.100"]
+        [
+            "sesscache+redis",
+            "2",
+            "1",
+            "50,000",
+            "50,000",
+            "0",
+            "0.100"
+        ]
     );
     let sec = "## Redis tier";
     let rows: Vec<Vec<&str>> = md[md.find(sec).expect("a tier section")..]

@@ -40,7 +40,9 @@ fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
         let suite = Suite {
             full: false,
             threads: vec![1],
-            repeats: 1,
+            // Three slices of timed stores per point (one for a point of one
+            // session, which times one store).
+            repeats: 3,
             cell: Duration::from_millis(5),
             value: value(300),
             drivers: Vec::new(),
@@ -60,6 +62,11 @@ fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
         assert!(points
             .iter()
             .all(|p| p.lookup_ns > 0.0 && p.store_ns.is_finite() && p.store_ns > 0.0));
+        assert_eq!(
+            points.iter().map(|p| p.stores_ns.len()).collect::<Vec<_>>(),
+            [1, 3, 3],
+            "{name}: store slices"
+        );
         assert_eq!(
             tally.misses.load(Ordering::Relaxed),
             0,
@@ -83,7 +90,9 @@ fn every_round_finds_the_live_sessions_and_flushes_its_expired_ones() {
             (3..=7).contains(&rounds),
             "{name}: {rounds} rounds (quick ones: 3 to 7)"
         );
-        assert!(points.iter().all(|p| p.flushes_us.len() == rounds));
+        assert!(points
+            .iter()
+            .all(|p| p.flushes_us.len() == rounds && p.lookups_ns.len() == rounds));
         assert!(points.iter().all(|p| p.flush_1k_us.is_finite()));
         assert_eq!(
             tally.stores.load(Ordering::Relaxed),

@@ -22,7 +22,9 @@ use rand::SeedableRng;
 use crate::cache::{Config, Driver, Value};
 use crate::handoff;
 use crate::ids::own_copy;
-use crate::results::{Results, Throughput, TierCell, TierCounts, W5_REFERENCE};
+use crate::results::{
+    FlushLatency, Results, Throughput, Tickets, TierCell, TierCounts, W5_REFERENCE,
+};
 
 mod mem;
 mod w1;
@@ -134,7 +136,8 @@ impl Suite {
                     Workload::W1 | Workload::W2 => caches * t,
                     Workload::W6 => caches * live_counts(self.full).len() as u64,
                     // One more for the machine floor.
-                    Workload::W3 => caches + 1,
+                    Workload::W3 => caches * self.repeats as u64 + 1,
+                    Workload::W4 => caches * self.repeats as u64,
                     _ => caches,
                 }
             })
@@ -202,8 +205,8 @@ pub fn run(suite: &Suite, results: &mut Results) {
             }
             Workload::W3 => {
                 let lookup_threads = cpus.saturating_sub(1).max(1);
+                let mut measured = Vec::new();
                 for driver in suite.drivers_in(w) {
-                    suite.step(format!("W3 {}", driver.name()));
                     let traits = driver.traits();
                     if !traits.expiry || traits.private_per_thread {
                         results.notes.push(format!(
@@ -215,11 +218,26 @@ pub fn run(suite: &Suite, results: &mut Results) {
                                 "it has no expiry, so nothing to flush"
                             }
                         ));
-                        continue;
+                        suite.progress.inc(suite.repeats as u64);
+                    } else {
+                        measured.push((driver, Vec::with_capacity(suite.repeats)));
                     }
-                    results
-                        .flush_latency
-                        .push(flush_under_load(suite, driver, lookup_threads));
+                }
+                // Repetition by repetition, each cache in turn, so that a
+                // drift of the machine's speed weighs on every cache alike.
+                for r in 0..suite.repeats {
+                    for (driver, runs) in &mut measured {
+                        suite.step(format!("W3 {} run {}", driver.name(), r + 1));
+                        runs.push(flush_under_load(suite, *driver, lookup_threads));
+                    }
+                }
+                for (driver, runs) in measured {
+                    results.flush_latency.push(FlushLatency::from_runs(
+                        driver.name(),
+                        w3::sizes(),
+                        lookup_threads,
+                        runs,
+                    ));
                 }
                 suite.step("W3 machine floor (no cache)".to_string());
                 results.machine_floor = Some(machine_floor(
@@ -230,19 +248,29 @@ pub fn run(suite: &Suite, results: &mut Results) {
             }
             Workload::W4 => {
                 let threads = cpus.max(2);
+                let mut measured = Vec::new();
                 for driver in suite.drivers_in(w) {
-                    suite.step(format!("W4 {}", driver.name()));
                     if driver.traits().private_per_thread {
                         results.notes.push(format!(
                             "W4 skipped for {}: private per-thread copies share no tickets",
                             driver.name()
                         ));
-                        continue;
+                        suite.progress.inc(suite.repeats as u64);
+                    } else {
+                        measured.push((driver, Vec::new(), TierSum::default()));
                     }
-                    let (tickets, counts) = tickets_cell(suite, driver, threads);
-                    results.tickets.push(tickets);
-                    let mut tier = TierSum::default();
-                    tier.add(counts);
+                }
+                // As W3's: repetition by repetition, each cache in turn.
+                for r in 0..suite.repeats {
+                    for (driver, runs, tier) in &mut measured {
+                        suite.step(format!("W4 {} run {}", driver.name(), r + 1));
+                        let (tickets, counts) = tickets_cell(suite, *driver, threads);
+                        runs.push(tickets);
+                        tier.add(counts);
+                    }
+                }
+                for (driver, runs, tier) in measured {
+                    results.tickets.push(Tickets::from_runs(&runs));
                     tier.record(results, "W4", driver, threads);
                 }
             }

@@ -17,7 +17,7 @@ use rand::Rng;
 use super::{rng_for, Suite};
 use crate::cache::Driver;
 use crate::ids::{own_copy, random_ids};
-use crate::results::{FlushLatency, MachineFloor};
+use crate::results::{FlushRun, MachineFloor};
 use crate::runner::split;
 
 const WARMUP: u8 = 0;
@@ -121,8 +121,10 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
 }
 
-/// Runs W3 against one cache with `lookup_threads` lookup threads.
-pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usize) -> FlushLatency {
+/// Runs W3 once against a fresh cache of `driver`'s, with `lookup_threads`
+/// lookup threads ([`FlushLatency::from_runs`](crate::results::FlushLatency::from_runs)
+/// makes an entry of runs).
+pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usize) -> FlushRun {
     let (expired_n, live_n) = sizes();
     let cache = driver.build(&suite.config(0).holding(expired_n + live_n));
     let start = suite.start;
@@ -172,11 +174,7 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
             flush_ms = t0.elapsed().as_secs_f64() * 1e3;
         },
     );
-    FlushLatency {
-        cache: driver.name().into(),
-        expired: expired_n,
-        live: live_n,
-        lookup_threads,
+    FlushRun {
         lookups: timed,
         recorded: hist.len(),
         p50_ns: hist.value_at_quantile(0.50),

@@ -21,7 +21,8 @@ pub(crate) fn tickets(full: bool) -> usize {
     }
 }
 
-/// Runs W4 against one cache with `threads` threads.
+/// Runs W4 once against a fresh cache of `driver`'s with `threads` threads
+/// ([`Tickets::from_runs`] sums runs).
 pub fn tickets_run(suite: &Suite, driver: &dyn Driver, threads: usize) -> Tickets {
     tickets_cell(suite, driver, threads).0
 }
@@ -63,6 +64,7 @@ pub(crate) fn tickets_cell(
         }
     });
     let secs = t0.elapsed().as_secs_f64();
+    let mops = (n + n * threads) as f64 / secs / 1e6;
     let counts: Vec<u32> = taken.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let tier = cache.tier_stats();
     let tickets = Tickets {
@@ -71,7 +73,8 @@ pub(crate) fn tickets_cell(
         tickets: n as u64,
         taken: counts.iter().map(|&c| u64::from(c)).sum(),
         double_takes: counts.iter().filter(|&&c| c > 1).count() as u64,
-        mops: (n + n * threads) as f64 / secs / 1e6,
+        mops,
+        runs_mops: vec![mops],
     };
     (tickets, tier)
 }

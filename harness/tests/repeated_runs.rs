@@ -1,0 +1,147 @@
+//! With several repetitions (`--full`, `--repeats`), W3 and W4 run each
+//! cache that many times, each time with a cache of its own, the caches
+//! taking turns; the entry of each cache keeps every run.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use sesscache_harness::ids::value;
+use sesscache_harness::results::Results;
+use sesscache_harness::workloads::{self, Suite, Workload};
+
+/// A stand-in cache that keeps nothing, grants every take (so W4 counts
+/// double takes in every run) and logs each cache built.
+struct Logged {
+    name: &'static str,
+    builds: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Driver for Logged {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn traits(&self) -> Traits {
+        Traits {
+            single_use: false,
+            expiry: true,
+            bounded: false,
+            private_per_thread: false,
+            second_tier: false,
+        }
+    }
+    fn mapping(&self) -> &'static str {
+        "nothing kept; take → true"
+    }
+    fn version(&self) -> String {
+        "0".into()
+    }
+    fn build(&self, _: &Config) -> Box<dyn SharedCache> {
+        self.builds.lock().unwrap().push(self.name);
+        Box::new(Nothing)
+    }
+}
+
+struct Nothing;
+
+impl SharedCache for Nothing {
+    fn handle(&self) -> Box<dyn CacheHandle + '_> {
+        Box::new(Nothing)
+    }
+    fn len(&self) -> usize {
+        0
+    }
+}
+
+impl CacheHandle for Nothing {
+    fn store(&mut self, _: &Id, _: &Value, _: u64, _: u64) {}
+    fn lookup(&mut self, _: &Id, _: u64) -> bool {
+        false
+    }
+    fn remove(&mut self, _: &Id) {}
+    fn take(&mut self, _: &Id, _: u64) -> bool {
+        true
+    }
+    fn flush(&mut self, _: u64) -> usize {
+        0
+    }
+}
+
+fn suite(w: Workload, repeats: usize, builds: &Arc<Mutex<Vec<&'static str>>>) -> Suite {
+    let drivers: Vec<Box<dyn Driver>> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            Box::new(Logged {
+                name,
+                builds: builds.clone(),
+            }) as Box<dyn Driver>
+        })
+        .collect();
+    Suite {
+        full: false,
+        threads: vec![1],
+        repeats,
+        cell: Duration::from_millis(5),
+        value: value(300),
+        drivers,
+        workloads: vec![w],
+        start: 1_700_000_000,
+        progress: ProgressBar::hidden(),
+    }
+}
+
+#[test]
+fn w3_runs_each_cache_once_per_repetition_in_turn() {
+    let builds = Arc::new(Mutex::new(Vec::new()));
+    let suite = suite(Workload::W3, 3, &builds);
+    assert_eq!(
+        suite.steps(),
+        2 * 3 + 1,
+        "a step per run, one for the floor"
+    );
+    let mut results = Results::default();
+    workloads::run(&suite, &mut results);
+    assert_eq!(suite.progress.position(), suite.steps());
+    assert_eq!(*builds.lock().unwrap(), ["a", "b", "a", "b", "a", "b"]);
+    let entries: Vec<(&str, usize)> = results
+        .flush_latency
+        .iter()
+        .map(|f| (f.cache.as_str(), f.runs.len()))
+        .collect();
+    assert_eq!(entries, [("a", 3), ("b", 3)]);
+    for f in &results.flush_latency {
+        let mut p999: Vec<u64> = f.runs.iter().map(|r| r.p999_ns).collect();
+        p999.sort_unstable();
+        assert_eq!(f.p999_ns, p999[1], "{}: the median run's", f.cache);
+        // (A flush of nothing may end before any lookup is timed: no count
+        // of lookups is asserted.)
+        assert!(f.runs.iter().all(|r| r.flush_ms.is_finite()));
+    }
+}
+
+#[test]
+fn w4_sums_its_runs_and_keeps_each_throughput() {
+    let builds = Arc::new(Mutex::new(Vec::new()));
+    let suite = suite(Workload::W4, 2, &builds);
+    assert_eq!(suite.steps(), 2 * 2);
+    let mut results = Results::default();
+    workloads::run(&suite, &mut results);
+    assert_eq!(suite.progress.position(), suite.steps());
+    assert_eq!(*builds.lock().unwrap(), ["a", "b", "a", "b"]);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cpus.max(2) as u64;
+    for t in &results.tickets {
+        assert_eq!(t.runs(), 2, "{t:?}");
+        assert_eq!(t.runs_mops.len(), 2);
+        // Every thread takes every ticket, in both runs.
+        assert_eq!(t.taken, 2 * t.tickets * threads, "{t:?}");
+        assert_eq!(t.double_takes, 2 * t.tickets, "{t:?}");
+        let (lo, hi) = (
+            t.runs_mops[0].min(t.runs_mops[1]),
+            t.runs_mops[0].max(t.runs_mops[1]),
+        );
+        assert!(lo <= t.mops && t.mops <= hi, "{t:?}");
+    }
+    assert_eq!(results.tickets.len(), 2);
+}
