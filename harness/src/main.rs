@@ -48,9 +48,9 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
        flushes at T+1 while the others look up live ids; lookup latency
        p50/p99/p99.9/max during the flush, and its duration. Then the machine
        floor: the same timing loop with no cache (~250 ns of arithmetic per
-       operation, a thread spinning where the flush ran; three 1 s windows,
-       or --repeats with --full), the latency this machine adds to any
-       cache's figures
+       operation, a thread spinning where the flush ran; a 1 s window after
+       each repetition of the caches' runs, at least three), the latency
+       this machine adds to any cache's figures
   w4   tickets: store, then take single-use tickets from several threads;
        double takes are counted (must be 0 where single use is promised)
   w5   oversubscribed: w1 with 4x as many threads as cores, measured

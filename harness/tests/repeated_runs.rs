@@ -97,8 +97,8 @@ fn w3_runs_each_cache_once_per_repetition_in_turn() {
     let suite = suite(Workload::W3, 3, &builds);
     assert_eq!(
         suite.steps(),
-        2 * 3 + 1,
-        "a step per run, one for the floor"
+        2 * 3 + 3,
+        "a step per run, one per window of the floor"
     );
     let mut results = Results::default();
     workloads::run(&suite, &mut results);
@@ -110,6 +110,8 @@ fn w3_runs_each_cache_once_per_repetition_in_turn() {
         .map(|f| (f.cache.as_str(), f.runs.len()))
         .collect();
     assert_eq!(entries, [("a", 3), ("b", 3)]);
+    let floor = results.machine_floor.as_ref().expect("the machine floor");
+    assert_eq!(floor.windows_p999_ns.len(), 3, "{floor:?}");
     for f in &results.flush_latency {
         let mut p999: Vec<u64> = f.runs.iter().map(|r| r.p999_ns).collect();
         p999.sort_unstable();

@@ -135,8 +135,8 @@ impl Suite {
                 match w {
                     Workload::W1 | Workload::W2 => caches * t,
                     Workload::W6 => caches * live_counts(self.full).len() as u64,
-                    // One more for the machine floor.
-                    Workload::W3 => caches * self.repeats as u64 + 1,
+                    // And one per window of the machine floor.
+                    Workload::W3 => caches * self.repeats as u64 + w3::floor_windows(self) as u64,
                     Workload::W4 => caches * self.repeats as u64,
                     _ => caches,
                 }
@@ -224,13 +224,28 @@ pub fn run(suite: &Suite, results: &mut Results) {
                     }
                 }
                 // Repetition by repetition, each cache in turn, so that a
-                // drift of the machine's speed weighs on every cache alike.
+                // drift of the machine's speed weighs on every cache alike;
+                // a window of the machine floor (W3's loop with no cache)
+                // after each, so that the floor is sampled across the same
+                // minutes.
+                let probe = w3::FloorProbe::new(lookup_threads, w3::FLOOR_WINDOW);
+                let windows = w3::floor_windows(suite);
+                let mut floor = Vec::with_capacity(windows);
                 for r in 0..suite.repeats {
                     for (driver, runs) in &mut measured {
                         suite.step(format!("W3 {} run {}", driver.name(), r + 1));
                         runs.push(flush_under_load(suite, *driver, lookup_threads));
                     }
+                    if floor.len() < windows {
+                        suite.step(format!("W3 machine floor window {}", floor.len() + 1));
+                        floor.push(probe.window());
+                    }
                 }
+                while floor.len() < windows {
+                    suite.step(format!("W3 machine floor window {}", floor.len() + 1));
+                    floor.push(probe.window());
+                }
+                results.machine_floor = Some(probe.floor(floor));
                 for (driver, runs) in measured {
                     results.flush_latency.push(FlushLatency::from_runs(
                         driver.name(),
@@ -239,12 +254,6 @@ pub fn run(suite: &Suite, results: &mut Results) {
                         runs,
                     ));
                 }
-                suite.step("W3 machine floor (no cache)".to_string());
-                results.machine_floor = Some(machine_floor(
-                    lookup_threads,
-                    w3::floor_windows(suite),
-                    w3::FLOOR_WINDOW,
-                ));
             }
             Workload::W4 => {
                 let threads = cpus.max(2);

@@ -211,52 +211,88 @@ const FLOOR_OP_NS: u64 = 250;
 /// stalls, interrupts), and any cache's W3 percentiles on this machine
 /// include it: a p99.9 target below the floor's p99.9 in every window
 /// cannot be shown here. The figures reported are the window with the
-/// median p99.9; every window's p99.9 is kept.
+/// median p99.9; every window's p99.9 is kept. (The suite times its
+/// windows one by one between W3's runs: see [`FloorProbe`].)
 pub fn machine_floor(threads: usize, windows: usize, window: std::time::Duration) -> MachineFloor {
-    let rounds = calibrate(FLOOR_OP_NS);
-    let mut runs: Vec<During> = (0..windows.max(1))
-        .map(|_| {
-            latency_during(
-                threads,
-                |t| {
-                    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t as u64;
-                    Box::new(move || {
-                        let t0 = Instant::now();
-                        x = spin(x, rounds);
-                        let ns = t0.elapsed().as_nanos() as u64;
-                        std::hint::black_box(x);
-                        ns
-                    })
-                },
-                || {
+    let probe = FloorProbe::new(threads, window);
+    let runs = (0..windows.max(1)).map(|_| probe.window()).collect();
+    probe.floor(runs)
+}
+
+/// The machine floor, one window at a time, so that the suite can time a
+/// window after each repetition of W3's caches: the floor is then sampled
+/// across the same minutes as the caches' runs, in whatever states the
+/// machine passed through.
+pub(crate) struct FloorProbe {
+    threads: usize,
+    window: std::time::Duration,
+    /// Rounds of [`spin`] per stand-in operation, calibrated once.
+    rounds: u32,
+}
+
+/// One window of the machine floor (what [`FloorProbe::window`] timed).
+pub(crate) struct FloorWindow(During);
+
+impl FloorProbe {
+    pub(crate) fn new(threads: usize, window: std::time::Duration) -> Self {
+        FloorProbe {
+            threads,
+            window,
+            rounds: calibrate(FLOOR_OP_NS),
+        }
+    }
+
+    /// Times one window.
+    pub(crate) fn window(&self) -> FloorWindow {
+        let (rounds, window) = (self.rounds, self.window);
+        FloorWindow(latency_during(
+            self.threads,
+            |t| {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ t as u64;
+                Box::new(move || {
                     let t0 = Instant::now();
-                    let mut x = 1u64;
-                    while t0.elapsed() < window {
-                        x = spin(x, 64);
-                    }
+                    x = spin(x, rounds);
+                    let ns = t0.elapsed().as_nanos() as u64;
                     std::hint::black_box(x);
-                },
-            )
-        })
-        .collect();
-    let windows_p999_ns: Vec<u64> = runs
-        .iter()
-        .map(|d| d.hist.value_at_quantile(0.999))
-        .collect();
-    runs.sort_by_key(|d| d.hist.value_at_quantile(0.999));
-    // The median window (the lower middle one for an even count).
-    let During { hist, timed } = &runs[(runs.len() - 1) / 2];
-    MachineFloor {
-        threads,
-        op_ns: FLOOR_OP_NS,
-        window_ms: window.as_millis() as u64,
-        operations: *timed,
-        samples: hist.len(),
-        p50_ns: hist.value_at_quantile(0.50),
-        p99_ns: hist.value_at_quantile(0.99),
-        p999_ns: hist.value_at_quantile(0.999),
-        max_ns: hist.max(),
-        windows_p999_ns,
+                    ns
+                })
+            },
+            || {
+                let t0 = Instant::now();
+                let mut x = 1u64;
+                while t0.elapsed() < window {
+                    x = spin(x, 64);
+                }
+                std::hint::black_box(x);
+            },
+        ))
+    }
+
+    /// The floor of the windows timed, in the order they ran (at least
+    /// one): the figures of the window with the median p99.9, and every
+    /// window's p99.9.
+    pub(crate) fn floor(&self, windows: Vec<FloorWindow>) -> MachineFloor {
+        assert!(!windows.is_empty(), "the machine floor times a window");
+        let mut runs: Vec<During> = windows.into_iter().map(|w| w.0).collect();
+        let windows_p999_ns: Vec<u64> = runs
+            .iter()
+            .map(|d| d.hist.value_at_quantile(0.999))
+            .collect();
+        runs.sort_by_key(|d| d.hist.value_at_quantile(0.999));
+        // The median window (the lower middle one for an even count).
+        let During { hist, timed } = &runs[(runs.len() - 1) / 2];
+        MachineFloor {
+            threads: self.threads,
+            op_ns: FLOOR_OP_NS,
+            window_ms: self.window.as_millis() as u64,
+            operations: *timed,
+            samples: hist.len(),
+            p50_ns: hist.value_at_quantile(0.50),
+            p99_ns: hist.value_at_quantile(0.99),
+            p999_ns: hist.value_at_quantile(0.999),
+            max_ns: hist.max(),
+            windows_p999_ns,
+        }
     }
 }
 
