@@ -64,19 +64,20 @@ Workloads (session ids are 32 random bytes, values a few hundred bytes):
   mem  bytes allocated per cached session beyond id + value
 
 The quick suite (the default) takes under 3 minutes on 2 cores; --full runs
-longer throughput cells, 5 repetitions of each throughput cell, of W3 and W4
-(each with a fresh cache, the caches taking turns) and of W6's timed stores
-(the median is reported, with min-max), at least 5 W6 rounds, as many
-machine-floor windows, and larger sizes. --repeats sets the repetitions in
-either suite. W6's lookup and flush figures are medians of its rounds.
-Every run stops by itself.";
+longer throughput cells, 5 repetitions of each throughput cell and of W3 and
+W4 (each with a fresh cache, the caches taking turns; the median is
+reported, with min-max), at least 5 W6 rounds, and larger sizes. --repeats
+sets the repetitions in either suite; the machine floor times a window after
+each (at least 3), and W6 times its stores in as many slices (the figure is
+their mean, the slices' min-max its spread). W6's lookup and flush figures
+are medians of its rounds. Every run stops by itself.";
 
 #[derive(Debug, Parser)]
 #[command(name = "sesscache-harness", version, about = "Benchmark sesscache against OpenSSL, rustls, moka and the hardware limit", long_about = LONG_ABOUT)]
 struct Args {
-    /// Longer, repeated runs (5 repetitions of each throughput cell, of W3
-    /// and W4, and of W6's stores and rounds: median with min-max) and
-    /// larger sizes.
+    /// Longer, repeated runs (5 repetitions of each throughput cell and of
+    /// W3 and W4: median with min-max; at least 5 W6 rounds) and larger
+    /// sizes.
     #[arg(long)]
     full: bool,
     /// Thread counts for the throughput workloads, comma-separated
@@ -103,8 +104,9 @@ struct Args {
     /// Milliseconds per throughput measurement (default 250, 2000 with --full).
     #[arg(long, allow_negative_numbers = true)]
     cell_ms: Option<u64>,
-    /// Repetitions of each throughput cell, of W3 and W4, and slices of W6's
-    /// timed stores (default 1, 5 with --full).
+    /// Repetitions of each throughput cell and of W3 and W4; as many
+    /// machine-floor windows (at least 3) and slices of W6's timed stores
+    /// (default 1, 5 with --full).
     #[arg(long, allow_negative_numbers = true)]
     repeats: Option<usize>,
     /// Size of a session value in bytes.

@@ -282,10 +282,12 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
             [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
         )
     });
-    // Each percentile's min–max over a cache's runs, where it has several.
+    // Each percentile's min–max over a cache's runs that timed a lookup,
+    // where it has several.
     let range = |f: &FlushLatency, get: fn(&FlushRun) -> u64| {
-        let runs = f.runs.iter().map(|r| us(get(r)));
-        (f.runs.len() > 1).then(|| {
+        let timed: Vec<&FlushRun> = f.runs.iter().filter(|r| r.timed()).collect();
+        let runs = timed.iter().map(|r| us(get(r)));
+        (timed.len() > 1).then(|| {
             runs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
                 (lo.min(v), hi.max(v))
             })

@@ -560,15 +560,13 @@ fn header(out: &mut String, r: &Results) {
     };
     let spread = if s.repeats > 1 {
         format!(
-            "Every throughput figure and every W3, W4 and W6 store figure is the median of \
-             {} runs, with the min–max range in parentheses (W6's lookup and flush figures: \
-             of its rounds).",
+            "Every throughput figure is the median of {} runs, with the min–max range in \
+             parentheses.",
             s.repeats
         )
     } else {
-        "Every throughput figure and every W3, W4 and W6 store figure is a single run (no \
-         spread shown; W6's lookup and flush figures are the medians of its rounds); \
-         `--full` reports the median of 5 runs with min–max."
+        "Every throughput figure is a single run (no spread shown); `--full` reports the \
+         median of 5 runs with min–max."
             .to_string()
     };
     let _ = writeln!(
@@ -906,9 +904,15 @@ fn with_range(figure: String, runs: &[f64], fmt: fn(f64) -> String) -> String {
     }
 }
 
-/// A W3 figure of `f`: its median, with the runs' range.
+/// A W3 latency figure of `f`: its median, with the range of the runs that
+/// timed a lookup.
 fn w3_figure(f: &FlushLatency, median_ns: u64, run: fn(&FlushRun) -> u64) -> String {
-    let runs: Vec<f64> = f.runs.iter().map(|r| run(r) as f64).collect();
+    let runs: Vec<f64> = f
+        .runs
+        .iter()
+        .filter(|r| r.timed())
+        .map(|r| run(r) as f64)
+        .collect();
     with_range(fmt_pct(f, median_ns), &runs, fmt_ns)
 }
 
@@ -1340,15 +1344,29 @@ fn w6_section(out: &mut String, r: &Results) {
         })
         .collect();
     if !rounds.is_empty() {
+        // What the lookup figures are depends on when the file was written:
+        // older ones kept no per-round lookups, and took their mean.
+        let lookups = if r.scale.iter().any(|p| !p.lookups_ns.is_empty()) {
+            " and lookup"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "Each flush and lookup figure is the median of its cache's rounds (33 000 \
-             lookups, then a flush), which visit every live count in turn: {}. Each store \
-             figure times the last of the point's live sessions (10 000, or half if fewer) \
-             as they are stored, in as many equal slices as the suite has repetitions \
-             (the median of them). Figures that are medians give the min–max in \
-             parentheses.\n",
+            "Each flush{lookups} figure is the median of its cache's rounds (33 000 lookups, \
+             then a flush), which visit every live count in turn: {}; the min–max of the \
+             rounds is in parentheses.\n",
             rounds.join(", ")
+        );
+    }
+    let slices = r.scale.iter().map(|p| p.stores_ns.len()).max().unwrap_or(0);
+    if slices > 1 {
+        let _ = writeln!(
+            out,
+            "Each store figure is the mean over the last of the point's live sessions \
+             (10 000, or half if fewer), timed as they were stored in {slices} equal \
+             slices; the slices' min–max is in parentheses (a slice where the table grew \
+             stands out).\n"
         );
     }
 }

@@ -23,6 +23,28 @@ mod nan_as_null {
     }
 }
 
+/// [`nan_as_null`] for a list of figures: a run that measured nothing
+/// (NaN, or an infinite rate) is written as `null` and read back as NaN.
+mod nans_as_nulls {
+    use super::{Deserialize, Deserializer, Serializer};
+    use serde::ser::SerializeSeq;
+
+    pub(super) fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(v.len()))?;
+        for x in v {
+            seq.serialize_element(&x.is_finite().then_some(*x))?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Results {
@@ -119,12 +141,13 @@ pub struct Throughput {
     /// Worker threads.
     pub threads: usize,
     /// Millions of operations per second, one per repetition.
+    #[serde(with = "nans_as_nulls")]
     pub runs_mops: Vec<f64>,
     /// The one-way hand-off of a cache line between the first two
     /// processors ([`crate::handoff`]), in nanoseconds, measured just
     /// before each repetition; empty where it was not measured (one
     /// processor, or results from before this field).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nans_as_nulls")]
     pub handoff_ns: Vec<f64>,
 }
 
@@ -212,10 +235,20 @@ fn median_u64(v: impl IntoIterator<Item = u64>) -> u64 {
     median(&v).round() as u64
 }
 
+impl FlushRun {
+    /// Whether the run timed any lookup: a run that timed none has no
+    /// latency figures (its percentiles read 0), only a flush.
+    pub fn timed(&self) -> bool {
+        self.lookups > 0
+    }
+}
+
 impl FlushLatency {
     /// One cache's W3 entry from its runs: each figure the median of the
-    /// runs' (a run's flush that took no finite time is left out of the
-    /// flush's median; NaN if every run's is).
+    /// runs'. The lookup counts and latencies are taken over the runs that
+    /// timed a lookup ([`FlushRun::timed`]; all 0 if none did), so that a
+    /// run without figures does not pull a percentile down; the flush's
+    /// duration over the runs whose flush took a finite time (NaN if none).
     pub fn from_runs(
         cache: &str,
         (expired, live): (usize, usize),
@@ -227,17 +260,18 @@ impl FlushLatency {
             .map(|r| r.flush_ms)
             .filter(|f| f.is_finite())
             .collect();
+        let timed = || runs.iter().filter(|r| r.timed());
         FlushLatency {
             cache: cache.into(),
             expired,
             live,
             lookup_threads,
-            lookups: median_u64(runs.iter().map(|r| r.lookups)),
-            recorded: median_u64(runs.iter().map(|r| r.recorded)),
-            p50_ns: median_u64(runs.iter().map(|r| r.p50_ns)),
-            p99_ns: median_u64(runs.iter().map(|r| r.p99_ns)),
-            p999_ns: median_u64(runs.iter().map(|r| r.p999_ns)),
-            max_ns: median_u64(runs.iter().map(|r| r.max_ns)),
+            lookups: median_u64(timed().map(|r| r.lookups)),
+            recorded: median_u64(timed().map(|r| r.recorded)),
+            p50_ns: median_u64(timed().map(|r| r.p50_ns)),
+            p99_ns: median_u64(timed().map(|r| r.p99_ns)),
+            p999_ns: median_u64(timed().map(|r| r.p999_ns)),
+            max_ns: median_u64(timed().map(|r| r.max_ns)),
             flush_ms: if flush.is_empty() {
                 f64::NAN
             } else {
@@ -303,7 +337,7 @@ pub struct Tickets {
     pub mops: f64,
     /// Each run's Mops/s, in the order they ran; empty in results written
     /// before this field (one run, `mops`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nans_as_nulls")]
     pub runs_mops: Vec<f64>,
 }
 
@@ -351,15 +385,17 @@ pub struct ScalePoint {
     pub cache: String,
     /// Sessions cached.
     pub live: usize,
-    /// Nanoseconds per store of a new session: the last of the live
-    /// sessions (10 000, or half of them if fewer), timed as the prefill
-    /// ends, in as many equal slices as the suite has repetitions; the
-    /// median of `stores_ns`.
+    /// Nanoseconds per store of a new session: the mean over the last of
+    /// the live sessions (10 000, or half of them if fewer), timed as the
+    /// prefill ends, so that a table that grows among them shows its
+    /// growth here.
     #[serde(with = "nan_as_null")]
     pub store_ns: f64,
-    /// Nanoseconds per store in each slice, in the order they ran; empty in
-    /// results written before this field (one slice, `store_ns`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The same stores timed in as many equal slices as the suite has
+    /// repetitions, nanoseconds per store in each, in the order they ran:
+    /// their spread (a slice where the table grew stands out); empty in
+    /// results written before this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nans_as_nulls")]
     pub stores_ns: Vec<f64>,
     /// Nanoseconds per lookup of a live session: the median of
     /// `lookups_ns` (in results written before that field, the mean over
@@ -368,18 +404,18 @@ pub struct ScalePoint {
     pub lookup_ns: f64,
     /// Nanoseconds per lookup in each round (33 000 lookups each), in the
     /// order they ran; empty in results written before this field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "nans_as_nulls")]
     pub lookups_ns: Vec<f64>,
     /// Microseconds to flush 1 000 expired sessions among `live`: the median
     /// of `flushes_us`.
     #[serde(with = "nan_as_null")]
     pub flush_1k_us: f64,
     /// Every flush measured, in microseconds, each after 33 000 lookups:
-    /// one to seven (five to seven with `--full`), one per round, the rounds alternating over the live
-    /// counts (see the W6 workload); empty for a cache without expiry, and
-    /// in older results files (which measured each live count on its own,
-    /// with three flushes).
-    #[serde(default)]
+    /// one to seven (five to seven with `--full`), one per round, the
+    /// rounds alternating over the live counts (see the W6 workload); empty
+    /// for a cache without expiry, and in older results files (which
+    /// measured each live count on its own, with three flushes).
+    #[serde(default, with = "nans_as_nulls")]
     pub flushes_us: Vec<f64>,
 }
 

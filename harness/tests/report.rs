@@ -625,6 +625,18 @@ fn w6_says_how_many_rounds_each_flush_figure_is_the_median_of() {
         .unwrap_or_else(|| panic!("{w6}"));
     assert!(line.contains(": sesscache 7, "), "{line}");
     assert!(line.contains(" 1"), "{line}");
+    // Files without per-round lookups took the lookups' mean: the line
+    // does not call it a median; nor does it speak of store slices.
+    assert!(line.starts_with("Each flush figure is"), "{line}");
+    assert!(!w6.contains("equal slices"), "{w6}");
+    for p in &mut r.scale {
+        p.lookups_ns = vec![3.0; p.flushes_us.len()];
+    }
+    let md = markdown(&r);
+    assert!(
+        section(&md, "## W6 scale").contains("Each flush and lookup figure is the median"),
+        "{md}"
+    );
 }
 
 /// With several runs (`--full`, `--repeats`), each W3 and W4 figure is
@@ -643,13 +655,37 @@ fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
         flush_ms,
         flushed: 200_000,
     };
-    let runs = vec![run(9_000, 30.0), run(30_000, f64::NAN), run(7_000, 40.0)];
+    // A run that timed no lookup has no latency figures: it must neither
+    // pull the median down nor widen the range.
+    let untimed = FlushRun {
+        lookups: 0,
+        recorded: 0,
+        p50_ns: 0,
+        p99_ns: 0,
+        p999_ns: 0,
+        max_ns: 0,
+        flush_ms: 50.0,
+        flushed: 200_000,
+    };
+    let runs = vec![
+        run(9_000, 30.0),
+        untimed.clone(),
+        run(30_000, f64::NAN),
+        untimed,
+        run(7_000, 40.0),
+    ];
     let sess = FlushLatency::from_runs("sesscache", (200_000, 100_000), 1, runs.clone());
     assert_eq!(
-        (sess.p999_ns, sess.max_ns, sess.p50_ns, sess.flushed),
-        (9_000, 18_000, 100, 200_000)
+        (
+            sess.p999_ns,
+            sess.max_ns,
+            sess.p50_ns,
+            sess.lookups,
+            sess.flushed
+        ),
+        (9_000, 18_000, 100, 1_000, 200_000)
     );
-    assert_eq!(sess.flush_ms, 35.0, "the NaN flush is left out");
+    assert_eq!(sess.flush_ms, 45.0, "the NaN flush is left out");
     assert_eq!(
         sess.runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
         runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
@@ -661,8 +697,24 @@ fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
     let s = cells(row(&md, "## W3 flush under load", "sesscache"));
     assert_eq!(s[8], "9.0 µs (7.0 µs–30.0 µs)", "{s:?}");
     assert_eq!(s[9], "18.0 µs (14.0 µs–60.0 µs)", "{s:?}");
-    assert_eq!(s[10], "35.0 ms (30.0 ms–40.0 ms)", "{s:?}");
-    assert!(section(&md, "## W3 flush under load").contains("ran W3 3 times"));
+    assert_eq!(s[10], "45.0 ms (30.0 ms–50.0 ms)", "{s:?}");
+    assert!(section(&md, "## W3 flush under load").contains("ran W3 5 times"));
+    // No run timed a lookup: no latency figure at all.
+    let none = FlushLatency::from_runs(
+        "moka",
+        (200_000, 100_000),
+        1,
+        vec![runs[1].clone(), runs[1].clone()],
+    );
+    assert_eq!((none.lookups, none.p999_ns), (0, 0));
+    r.flush_latency.push(none);
+    let md = markdown(&r);
+    let m = cells(row(&md, "## W3 flush under load", "moka"));
+    assert_eq!(
+        &m[6..11],
+        ["—", "—", "—", "—", "50.0 ms (50.0 ms–50.0 ms)"],
+        "{m:?}"
+    );
     // The target reads the median.
     assert!(
         target_measured(&md, "W3: sesscache lookup p99.9").starts_with("9.0 µs"),
@@ -710,11 +762,22 @@ fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
         }
     }
     let md = markdown(&r);
+    let w6 = section(&md, "## W6 scale");
+    assert!(md.contains("| sesscache | 12.0 (10.0–14.0) |"), "{w6}");
     assert!(
-        md.contains("| sesscache | 12.0 (10.0–14.0) |"),
-        "{}",
-        section(&md, "## W6 scale")
+        w6.contains("timed as they were stored in 3 equal slices"),
+        "{w6}"
     );
+
+    // Figures that measured nothing are written as null and read back as
+    // NaN: the file loads again.
+    r.tickets[0].runs_mops = vec![1.0, f64::NAN, f64::INFINITY];
+    r.scale[0].lookups_ns = vec![f64::NAN];
+    let json = serde_json::to_string(&r).expect("serializes");
+    let back: Results = serde_json::from_str(&json).expect("loads again");
+    assert_eq!(back.tickets[0].runs_mops[0], 1.0);
+    assert!(back.tickets[0].runs_mops[1..].iter().all(|m| m.is_nan()));
+    assert!(back.scale[0].lookups_ns[0].is_nan());
 }
 
 #[test]

@@ -186,14 +186,10 @@ pub fn flush_under_load(suite: &Suite, driver: &dyn Driver, lookup_threads: usiz
     }
 }
 
-/// How many one-second windows the machine floor times: 3, and as many as
-/// repetitions with `--full` (at least 3).
+/// How many one-second windows the machine floor times: one per repetition
+/// of the suite (5 with `--full`), and at least 3.
 pub(crate) fn floor_windows(suite: &Suite) -> usize {
-    if suite.full {
-        suite.repeats.max(3)
-    } else {
-        3
-    }
+    suite.repeats.max(3)
 }
 
 /// How long one window of the machine floor lasts.

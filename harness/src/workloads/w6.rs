@@ -55,8 +55,9 @@ fn another_round(done: usize, spent: Duration, full: bool) -> bool {
 }
 
 /// How many equal slices a point's timed stores are split into: one per
-/// repetition of the suite (five with `--full`), so that the store figure,
-/// like the others, is the median of that many runs.
+/// repetition of the suite (five with `--full`), at most one per store. The
+/// store figure stays the mean over all of them (a median of slices would
+/// drop the one where the table grew); the slices give its spread.
 fn store_slices(suite: &Suite, stores: usize) -> usize {
     suite.repeats.clamp(1, stores.max(1))
 }
@@ -85,6 +86,7 @@ struct Point<'a> {
     live: usize,
     live_ids: Vec<Id>,
     handle: Box<dyn CacheHandle + 'a>,
+    store_ns: f64,
     stores_ns: Vec<f64>,
     lookups_ns: Vec<f64>,
     flushes: Vec<f64>,
@@ -121,7 +123,8 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
                 handle.store(id, &suite.value, start, 7200);
             }
             let slices = store_slices(suite, stores);
-            let stores_ns = (0..slices)
+            let t0 = Instant::now();
+            let stores_ns: Vec<f64> = (0..slices)
                 .map(|k| {
                     let slice =
                         &live_ids[live - stores..][k * stores / slices..(k + 1) * stores / slices];
@@ -132,10 +135,14 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
                     t0.elapsed().as_nanos() as f64 / slice.len() as f64
                 })
                 .collect();
+            // The whole window's mean, slicing's own few clock reads
+            // included.
+            let store_ns = t0.elapsed().as_nanos() as f64 / stores as f64;
             Point {
                 live,
                 live_ids,
                 handle,
+                store_ns,
                 stores_ns,
                 lookups_ns: Vec::with_capacity(MAX_FLUSH_ROUNDS),
                 flushes: Vec::with_capacity(MAX_FLUSH_ROUNDS),
@@ -189,7 +196,7 @@ pub fn scale_points(suite: &Suite, driver: &dyn Driver, lives: &[usize]) -> Vec<
         .map(|p| ScalePoint {
             cache: driver.name().into(),
             live: p.live,
-            store_ns: median(&p.stores_ns),
+            store_ns: p.store_ns,
             stores_ns: p.stores_ns,
             lookup_ns: median(&p.lookups_ns),
             lookups_ns: p.lookups_ns,
