@@ -173,3 +173,49 @@ fn w4_sums_its_runs_and_keeps_each_throughput() {
     }
     assert_eq!(results.tickets.len(), 2);
 }
+
+/// W1 and W2 visit every cell (cache × thread count) once per repetition,
+/// forwards, then backwards: no cache's runs all fall in one stretch of
+/// the machine's time.
+#[test]
+fn w1_and_w2_visit_every_cell_once_per_repetition() {
+    for w in [Workload::W1, Workload::W2] {
+        let builds = Arc::new(Mutex::new(Vec::new()));
+        let mut suite = suite(w, 2, &builds);
+        suite.threads = vec![1, 2];
+        assert_eq!(suite.steps(), 3 * 2 * 2, "{w:?}: a step per run");
+        let mut results = Results::default();
+        workloads::run(&suite, &mut results);
+        assert_eq!(suite.progress.position(), suite.steps(), "{w:?}");
+        assert_eq!(
+            *builds.lock().unwrap(),
+            ["a", "a", "p", "p", "b", "b", "b", "b", "p", "p", "a", "a"],
+            "{w:?}: a fresh cache per run, the cells in turn"
+        );
+        let cells: Vec<(&str, usize, usize, usize)> = results
+            .throughput
+            .iter()
+            .map(|t| {
+                (
+                    t.cache.as_str(),
+                    t.threads,
+                    t.runs_mops.len(),
+                    t.handoff_ns.len(),
+                )
+            })
+            .collect();
+        let handoffs = usize::from(std::thread::available_parallelism().map_or(1, |n| n.get()) > 1);
+        assert_eq!(
+            cells,
+            [
+                ("a", 1, 2, 2 * handoffs),
+                ("a", 2, 2, 2 * handoffs),
+                ("p", 1, 2, 2 * handoffs),
+                ("p", 2, 2, 2 * handoffs),
+                ("b", 1, 2, 2 * handoffs),
+                ("b", 2, 2, 2 * handoffs),
+            ],
+            "{w:?}"
+        );
+    }
+}

@@ -133,7 +133,7 @@ impl Suite {
             .map(|&w| {
                 let caches = self.drivers_in(w).count() as u64;
                 match w {
-                    Workload::W1 | Workload::W2 => caches * t,
+                    Workload::W1 | Workload::W2 => caches * t * self.repeats as u64,
                     Workload::W6 => caches * live_counts(self.full).len() as u64,
                     // And one per window of the machine floor.
                     Workload::W3 => caches * self.repeats as u64 + w3::floor_windows(self) as u64,
@@ -174,34 +174,15 @@ pub fn run(suite: &Suite, results: &mut Results) {
     for &w in &suite.workloads {
         match w {
             Workload::W1 => {
-                for driver in suite.drivers_in(w) {
-                    for &threads in &suite.threads {
-                        suite.step(format!("W1 {} ×{threads}", driver.name()));
-                        let spec = ResumptionSpec::w1();
-                        let mut tier = TierSum::default();
-                        results
-                            .throughput
-                            .push(repeat(suite, "W1", driver, threads, |r| {
-                                let (mops, counts) =
-                                    resumption_cell(suite, driver, threads, &spec, r);
-                                tier.add(counts);
-                                mops
-                            }));
-                        tier.record(results, "W1", driver, threads);
-                    }
-                }
+                let spec = ResumptionSpec::w1();
+                interleaved(suite, results, w, "W1", |driver, threads, r| {
+                    resumption_cell(suite, driver, threads, &spec, r)
+                });
             }
             Workload::W2 => {
-                for driver in suite.drivers_in(w) {
-                    for &threads in &suite.threads {
-                        suite.step(format!("W2 {} ×{threads}", driver.name()));
-                        results
-                            .throughput
-                            .push(repeat(suite, "W2", driver, threads, |r| {
-                                storm(suite, driver, threads, r)
-                            }));
-                    }
-                }
+                interleaved(suite, results, w, "W2", |driver, threads, r| {
+                    (storm(suite, driver, threads, r), None)
+                });
             }
             Workload::W3 => {
                 let lookup_threads = cpus.saturating_sub(1).max(1);
@@ -394,27 +375,71 @@ impl TierSum {
     }
 }
 
-/// `suite.repeats` runs of one throughput cell.
-fn repeat(
+/// `suite.repeats` runs of every cell of a throughput workload (each cache
+/// that takes part in `w`, at each thread count), visited repetition by
+/// repetition: every cell once, forwards, then every cell once backwards,
+/// and so on. The targets compare caches at one thread count, and this
+/// machine changes state for seconds to minutes (a cache line's hand-off
+/// between the two vCPUs moves between ~30 and ~165 ns): with each cell's
+/// runs back to back, one cache's runs could all fall in one state and
+/// another's in the other. `run(driver, threads, repetition)` measures one
+/// run, with what a second tier did; the hand-off is measured before each.
+fn interleaved(
     suite: &Suite,
+    results: &mut Results,
+    w: Workload,
     workload: &str,
-    driver: &dyn Driver,
-    threads: usize,
-    mut run: impl FnMut(u64) -> f64,
-) -> Throughput {
-    let mut handoff_ns = Vec::new();
-    let runs_mops = (0..suite.repeats as u64)
-        .map(|r| {
-            handoff_ns.extend(handoff::handoff_ns(handoff::ROUND_TRIPS));
-            run(r)
+    mut run: impl FnMut(&dyn Driver, usize, u64) -> (f64, Option<TierCounts>),
+) {
+    struct Cell<'a> {
+        driver: &'a dyn Driver,
+        threads: usize,
+        runs_mops: Vec<f64>,
+        handoff_ns: Vec<f64>,
+        tier: TierSum,
+    }
+    let mut cells: Vec<Cell<'_>> = suite
+        .drivers_in(w)
+        .flat_map(|driver| {
+            suite.threads.iter().map(move |&threads| Cell {
+                driver,
+                threads,
+                runs_mops: Vec::with_capacity(suite.repeats),
+                handoff_ns: Vec::new(),
+                tier: TierSum::default(),
+            })
         })
         .collect();
-    Throughput {
-        workload: workload.into(),
-        cache: driver.name().into(),
-        threads,
-        runs_mops,
-        handoff_ns,
+    for r in 0..suite.repeats {
+        let order: Vec<usize> = if r % 2 == 0 {
+            (0..cells.len()).collect()
+        } else {
+            (0..cells.len()).rev().collect()
+        };
+        for i in order {
+            let c = &mut cells[i];
+            suite.step(format!(
+                "{workload} {} ×{} run {}",
+                c.driver.name(),
+                c.threads,
+                r + 1
+            ));
+            c.handoff_ns
+                .extend(handoff::handoff_ns(handoff::ROUND_TRIPS));
+            let (mops, counts) = run(c.driver, c.threads, r as u64);
+            c.runs_mops.push(mops);
+            c.tier.add(counts);
+        }
+    }
+    for c in cells {
+        results.throughput.push(Throughput {
+            workload: workload.into(),
+            cache: c.driver.name().into(),
+            threads: c.threads,
+            runs_mops: c.runs_mops,
+            handoff_ns: c.handoff_ns,
+        });
+        c.tier.record(results, workload, c.driver, c.threads);
     }
 }
 
