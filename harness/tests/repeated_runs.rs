@@ -1,15 +1,20 @@
 //! With several repetitions (`--full`, `--repeats`), W3 and W4 run each
 //! cache that many times, each time with a cache of its own, the caches
-//! taking turns; the entry of each cache keeps every run.
+//! taking turns, and the entry of each cache keeps every run; W1 and W2
+//! visit their cells in turn the same way.
+
+#[path = "common/takes_all.rs"]
+mod takes_all;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use sesscache_harness::cache::{Config, Driver, SharedCache, Traits};
 use sesscache_harness::ids::value;
 use sesscache_harness::results::Results;
 use sesscache_harness::workloads::{self, Suite, Workload};
+use takes_all::TakesAll;
 
 /// A stand-in cache that keeps nothing, grants every take (so W4 counts
 /// double takes in every run) and logs each cache built.
@@ -42,32 +47,7 @@ impl Driver for Logged {
     }
     fn build(&self, _: &Config) -> Box<dyn SharedCache> {
         self.builds.lock().unwrap().push(self.name);
-        Box::new(Nothing)
-    }
-}
-
-struct Nothing;
-
-impl SharedCache for Nothing {
-    fn handle(&self) -> Box<dyn CacheHandle + '_> {
-        Box::new(Nothing)
-    }
-    fn len(&self) -> usize {
-        0
-    }
-}
-
-impl CacheHandle for Nothing {
-    fn store(&mut self, _: &Id, _: &Value, _: u64, _: u64) {}
-    fn lookup(&mut self, _: &Id, _: u64) -> bool {
-        false
-    }
-    fn remove(&mut self, _: &Id) {}
-    fn take(&mut self, _: &Id, _: u64) -> bool {
-        true
-    }
-    fn flush(&mut self, _: u64) -> usize {
-        0
+        Box::new(TakesAll)
     }
 }
 

@@ -3,15 +3,19 @@
 //! with 256 takers (where a per-ticket count of one byte wraps to 0) as
 //! with 2.
 
+#[path = "common/takes_all.rs"]
+mod takes_all;
+
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use sesscache_harness::cache::{CacheHandle, Config, Driver, Id, SharedCache, Traits, Value};
+use sesscache_harness::cache::{Config, Driver, SharedCache, Traits};
 use sesscache_harness::ids::value;
 use sesscache_harness::workloads::{tickets_run, Suite, Workload};
+use takes_all::TakesAll;
 
-/// A cache that stores nothing and lets every `take` succeed: the worst
-/// single-use violation there is.
+/// Builds caches that store nothing and let every `take` succeed
+/// ([`TakesAll`]): the worst single-use violation there is.
 struct AlwaysTakes;
 
 impl Driver for AlwaysTakes {
@@ -34,30 +38,7 @@ impl Driver for AlwaysTakes {
         "0".into()
     }
     fn build(&self, _: &Config) -> Box<dyn SharedCache> {
-        Box::new(AlwaysTakes)
-    }
-}
-
-impl SharedCache for AlwaysTakes {
-    fn handle(&self) -> Box<dyn CacheHandle + '_> {
-        Box::new(AlwaysTakes)
-    }
-    fn len(&self) -> usize {
-        0
-    }
-}
-
-impl CacheHandle for AlwaysTakes {
-    fn store(&mut self, _: &Id, _: &Value, _: u64, _: u64) {}
-    fn lookup(&mut self, _: &Id, _: u64) -> bool {
-        false
-    }
-    fn remove(&mut self, _: &Id) {}
-    fn take(&mut self, _: &Id, _: u64) -> bool {
-        true
-    }
-    fn flush(&mut self, _: u64) -> usize {
-        0
+        Box::new(TakesAll)
     }
 }
 
