@@ -12,10 +12,13 @@
 //! ([`Panics::Always`]) aborts the process if it is ever dropped during an
 //! unwind: the cache must drop values one at a time, each on its own.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::counting_cache;
 use sesscache::{ManualClock, Session, SessionCache};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -91,25 +94,6 @@ fn settle(values: &Values) {
         values.bombs.load(Ordering::SeqCst),
         values.bombs_made
     );
-}
-
-/// A cache with the given size bound (0: none) whose `on_remove` counts its
-/// calls (in the returned counter), then runs `then`.
-fn counting_cache(
-    capacity: usize,
-    then: impl Fn(&Session<Value>) + Send + Sync + 'static,
-) -> (SessionCache<Value>, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c2 = count.clone();
-    let cache = SessionCache::builder()
-        .capacity(capacity)
-        .clock(ManualClock::new(0))
-        .on_remove(move |s: &Session<Value>| {
-            c2.fetch_add(1, Ordering::SeqCst);
-            then(s);
-        })
-        .build();
-    (cache, count)
 }
 
 /// Fills a cache with `n` sessions whose values panic as `panics` says for

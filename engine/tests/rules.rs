@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use common::{recording, sess, Seen, TABLES};
+use common::{counting_cache, recording, sess, Seen, TABLES};
 use sesscache::{CacheMode, Error, ManualClock, Session, SessionCache, Stats, MAX_ID_LEN};
 
 #[test]
@@ -603,30 +603,12 @@ fn sessions_outlive_their_removal() {
     assert_eq!(Arc::strong_count(&s), 2, "only `s` and `held` remain");
 }
 
-/// A cache with no size bound whose `on_remove` counts its calls (in the
-/// returned counter), then runs `then`.
-fn counting_cache<V: Send + Sync + 'static>(
-    then: impl Fn(&Session<V>) + Send + Sync + 'static,
-) -> (SessionCache<V>, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c2 = count.clone();
-    let cache = SessionCache::builder()
-        .capacity(0)
-        .clock(ManualClock::new(0))
-        .on_remove(move |s: &Session<V>| {
-            c2.fetch_add(1, Ordering::SeqCst);
-            then(s);
-        })
-        .build();
-    (cache, count)
-}
-
 /// A callback that panics in a flush's first batch: the flush still
 /// removes and reports every expired session, then resumes the panic.
 #[test]
 fn a_panicking_callback_does_not_stop_a_flush() {
     const N: u32 = 1000;
-    let (cache, count) = counting_cache(|s: &Session<u32>| {
+    let (cache, count) = counting_cache(0, |s: &Session<u32>| {
         assert!(*s.value() != 5, "callback failure");
     });
     for i in 0..N {

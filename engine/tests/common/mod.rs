@@ -1,6 +1,7 @@
 //! Shared helpers for the engine's integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sesscache::{CacheBuilder, CacheMode, ManualClock, Session, SessionCache};
@@ -54,4 +55,23 @@ pub fn modes() -> [CacheMode; 4] {
         CacheMode::UPDATE_TIME,
         CacheMode::NO_AUTO_CLEAR | CacheMode::UPDATE_TIME,
     ]
+}
+
+/// A cache with the given size bound (0: none) whose `on_remove` counts its
+/// calls (in the returned counter), then runs `then`.
+pub fn counting_cache<V: Send + Sync + 'static>(
+    capacity: usize,
+    then: impl Fn(&Session<V>) + Send + Sync + 'static,
+) -> (SessionCache<V>, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c2 = count.clone();
+    let cache = SessionCache::builder()
+        .capacity(capacity)
+        .clock(ManualClock::new(0))
+        .on_remove(move |s: &Session<V>| {
+            c2.fetch_add(1, Ordering::SeqCst);
+            then(s);
+        })
+        .build();
+    (cache, count)
 }
