@@ -24,7 +24,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::report::{
-    fmt_live, fmt_num, order_caches, throughput_workloads, w3_entries, workload_series,
+    fmt_live, fmt_num, order_caches, stats_of, throughput_workloads, w3_entries, workload_series,
 };
 use crate::results::{FlushLatency, FlushRun, Results};
 
@@ -285,13 +285,7 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
     // Each percentile's min–max over a cache's runs that timed a lookup,
     // where it has several.
     let range = |f: &FlushLatency, get: fn(&FlushRun) -> u64| {
-        let timed: Vec<&FlushRun> = f.runs.iter().filter(|r| r.timed()).collect();
-        let runs = timed.iter().map(|r| us(get(r)));
-        (timed.len() > 1).then(|| {
-            runs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            })
-        })
+        spread(f.runs.iter().filter(|r| r.timed()).map(|r| us(get(r))))
     };
     type Ranges = [Option<(f64, f64)>; 4];
     let values: Vec<(String, [f64; 4], Ranges)> = entries
@@ -384,6 +378,13 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// The min–max of the positive finite `values` when there are two or more
+/// (the runs a plotted median was taken over; a log axis has no 0).
+fn spread(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let v: Vec<f64> = values.into_iter().filter(|x| *x > 0.0).collect();
+    stats_of(&v).filter(|s| s.n > 1).map(|s| (s.min, s.max))
+}
+
 /// Flush of 1k expired against the live count, one line per cache.
 fn w6_scale(results: &Results, path: &Path) -> Result<bool> {
     let caches = order_caches(results.scale.iter().map(|p| p.cache.as_str()));
@@ -399,20 +400,11 @@ fn w6_scale(results: &Results, path: &Path) -> Result<bool> {
                     p.cache == c && p.live > 0 && p.flush_1k_us.is_finite() && p.flush_1k_us > 0.0
                 })
                 .map(|p| {
-                    let rounds: Vec<f64> = p
-                        .flushes_us
-                        .iter()
-                        .copied()
-                        .filter(|f| f.is_finite() && *f > 0.0)
-                        .collect();
-                    let range = (rounds.len() > 1).then(|| {
-                        rounds
-                            .iter()
-                            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                                (lo.min(v), hi.max(v))
-                            })
-                    });
-                    (p.live as f64, p.flush_1k_us, range)
+                    (
+                        p.live as f64,
+                        p.flush_1k_us,
+                        spread(p.flushes_us.iter().copied()),
+                    )
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));

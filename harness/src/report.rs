@@ -131,7 +131,7 @@ pub(crate) fn stats(t: &Throughput) -> Option<Stats> {
 }
 
 /// Median, min and max of the finite values among `values`, if any.
-fn stats_of(values: &[f64]) -> Option<Stats> {
+pub(crate) fn stats_of(values: &[f64]) -> Option<Stats> {
     let runs: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if runs.is_empty() {
         return None;

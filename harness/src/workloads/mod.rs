@@ -212,18 +212,15 @@ pub fn run(suite: &Suite, results: &mut Results) {
                 let probe = w3::FloorProbe::new(lookup_threads, w3::FLOOR_WINDOW);
                 let windows = w3::floor_windows(suite);
                 let mut floor = Vec::with_capacity(windows);
-                for r in 0..suite.repeats {
-                    for (driver, runs) in &mut measured {
-                        suite.step(format!("W3 {} run {}", driver.name(), r + 1));
-                        runs.push(flush_under_load(suite, *driver, lookup_threads));
+                // Repetitions past the last one time the remaining windows.
+                for r in 0..suite.repeats.max(windows) {
+                    if r < suite.repeats {
+                        for (driver, runs) in &mut measured {
+                            suite.step(format!("W3 {} run {}", driver.name(), r + 1));
+                            runs.push(flush_under_load(suite, *driver, lookup_threads));
+                        }
                     }
-                    if floor.len() < windows {
-                        suite.step(format!("W3 machine floor window {}", floor.len() + 1));
-                        floor.push(probe.window());
-                    }
-                }
-                while floor.len() < windows {
-                    suite.step(format!("W3 machine floor window {}", floor.len() + 1));
+                    suite.step(format!("W3 machine floor window {}", r + 1));
                     floor.push(probe.window());
                 }
                 results.machine_floor = Some(probe.floor(floor));
