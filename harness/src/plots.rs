@@ -293,7 +293,12 @@ fn w3_latency(results: &Results, path: &Path) -> Result<bool> {
         .map(|f| {
             (
                 f.cache.clone(),
-                [us(f.p50_ns), us(f.p99_ns), us(f.p999_ns), us(f.max_ns)],
+                [
+                    us(f.median.p50_ns),
+                    us(f.median.p99_ns),
+                    us(f.median.p999_ns),
+                    us(f.median.max_ns),
+                ],
                 [
                     range(f, |r| r.p50_ns),
                     range(f, |r| r.p99_ns),

@@ -248,7 +248,7 @@ pub(crate) fn w3_entries(results: &Results) -> Vec<&FlushLatency> {
             results
                 .flush_latency
                 .iter()
-                .filter(|f| &f.cache == c && f.lookups > 0)
+                .filter(|f| &f.cache == c && f.median.lookups > 0)
                 .max_by_key(|f| (f.expired, f.live))
         })
         .collect()
@@ -872,7 +872,7 @@ fn w7_comparison(out: &mut String, r: &Results) {
 /// The sesscache W3 entry to compare `f` with: same sizes if measured, else
 /// the main one.
 fn w3_reference<'a>(r: &'a Results, f: &FlushLatency) -> Option<&'a FlushLatency> {
-    let usable = |x: &&FlushLatency| x.cache == SESSCACHE && x.lookups > 0;
+    let usable = |x: &&FlushLatency| x.cache == SESSCACHE && x.median.lookups > 0;
     r.flush_latency
         .iter()
         .filter(usable)
@@ -886,7 +886,7 @@ fn w3_reference<'a>(r: &'a Results, f: &FlushLatency) -> Option<&'a FlushLatency
 }
 
 fn fmt_pct(f: &FlushLatency, ns: u64) -> String {
-    if f.lookups == 0 {
+    if f.median.lookups == 0 {
         DASH.into()
     } else {
         fmt_ns(ns as f64)
@@ -906,14 +906,14 @@ fn with_range(figure: String, runs: &[f64], fmt: fn(f64) -> String) -> String {
 
 /// A W3 latency figure of `f`: its median, with the range of the runs that
 /// timed a lookup.
-fn w3_figure(f: &FlushLatency, median_ns: u64, run: fn(&FlushRun) -> u64) -> String {
+fn w3_figure(f: &FlushLatency, run: fn(&FlushRun) -> u64) -> String {
     let runs: Vec<f64> = f
         .runs
         .iter()
         .filter(|r| r.timed())
         .map(|r| run(r) as f64)
         .collect();
-    with_range(fmt_pct(f, median_ns), &runs, fmt_ns)
+    with_range(fmt_pct(f, run(&f.median)), &runs, fmt_ns)
 }
 
 fn w3_section(out: &mut String, r: &Results) {
@@ -977,32 +977,33 @@ fn w3_table(out: &mut String, r: &Results) {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|f| {
-            let rel = if f.lookups == 0 {
+            let rel = if f.median.lookups == 0 {
                 None
             } else {
-                w3_reference(r, f).and_then(|s| ratio(f.p999_ns as f64, s.p999_ns as f64))
+                w3_reference(r, f)
+                    .and_then(|s| ratio(f.median.p999_ns as f64, s.median.p999_ns as f64))
             };
             vec![
                 cell(&f.cache),
                 fmt_count(f.expired as u64),
                 fmt_count(f.live as u64),
                 f.lookup_threads.to_string(),
-                fmt_count(f.lookups),
-                if f.recorded == 0 {
+                fmt_count(f.median.lookups),
+                if f.median.recorded == 0 {
                     DASH.into()
                 } else {
-                    fmt_count(f.recorded)
+                    fmt_count(f.median.recorded)
                 },
-                w3_figure(f, f.p50_ns, |x| x.p50_ns),
-                w3_figure(f, f.p99_ns, |x| x.p99_ns),
-                w3_figure(f, f.p999_ns, |x| x.p999_ns),
-                w3_figure(f, f.max_ns, |x| x.max_ns),
+                w3_figure(f, |x| x.p50_ns),
+                w3_figure(f, |x| x.p99_ns),
+                w3_figure(f, |x| x.p999_ns),
+                w3_figure(f, |x| x.max_ns),
                 with_range(
-                    fmt_ns(f.flush_ms * 1e6),
+                    fmt_ns(f.median.flush_ms * 1e6),
                     &f.runs.iter().map(|x| x.flush_ms * 1e6).collect::<Vec<_>>(),
                     fmt_ns,
                 ),
-                fmt_count(f.flushed as u64),
+                fmt_count(f.median.flushed as u64),
                 fmt_opt_ratio(rel),
             ]
         })
@@ -1080,7 +1081,7 @@ fn floor_paragraph(out: &mut String, r: &Results, f: &MachineFloor) {
         windows_text(f),
     );
     let sess = w3_entries(r).into_iter().find(|x| x.cache == SESSCACHE);
-    if let Some(x) = sess.and_then(|s| ratio(s.p999_ns as f64, f.p999_ns as f64)) {
+    if let Some(x) = sess.and_then(|s| ratio(s.median.p999_ns as f64, f.p999_ns as f64)) {
         let _ = write!(out, " sesscache's p99.9 is {} the floor's.", fmt_ratio(x));
     }
     out.push_str("\n\n");
@@ -1573,13 +1574,13 @@ fn targets(r: &Results) -> Vec<Target> {
     let what = "W3: sesscache lookup p99.9 during the flush ≤ 10 µs";
     t.push(match sess {
         Some(s) => {
-            let met = s.p999_ns <= 10_000;
+            let met = s.median.p999_ns <= 10_000;
             let floor = r.machine_floor.as_ref();
             Target {
                 what: what.into(),
                 measured: format!(
                     "{} ({} expired, {} live){}",
-                    fmt_ns(s.p999_ns as f64),
+                    fmt_ns(s.median.p999_ns as f64),
                     fmt_count(s.expired as u64),
                     fmt_count(s.live as u64),
                     floor.map_or(String::new(), |f| format!(
@@ -1588,7 +1589,9 @@ fn targets(r: &Results) -> Vec<Target> {
                     ))
                 ),
                 status: match floor {
-                    Some(f) if !met && below_floor(f, 10_000, s.p999_ns) => Status::BelowFloor,
+                    Some(f) if !met && below_floor(f, 10_000, s.median.p999_ns) => {
+                        Status::BelowFloor
+                    }
                     _ => Status::of(met),
                 },
             }
@@ -1599,19 +1602,19 @@ fn targets(r: &Results) -> Vec<Target> {
     let ossl = sess.and_then(|s| {
         r.flush_latency
             .iter()
-            .filter(|f| f.cache == "openssl" && f.lookups > 0)
+            .filter(|f| f.cache == "openssl" && f.median.lookups > 0)
             .find(|f| f.expired == s.expired && f.live == s.live)
             .or_else(|| w3.iter().copied().find(|f| f.cache == "openssl"))
     });
     t.push(match (sess, ossl) {
-        (Some(s), Some(o)) => match ratio(o.p999_ns as f64, s.p999_ns as f64) {
+        (Some(s), Some(o)) => match ratio(o.median.p999_ns as f64, s.median.p999_ns as f64) {
             Some(x) => Target {
                 what: what.into(),
                 measured: format!(
                     "{} (openssl {}, sesscache {})",
                     fmt_ratio(x),
-                    fmt_ns(o.p999_ns as f64),
-                    fmt_ns(s.p999_ns as f64)
+                    fmt_ns(o.median.p999_ns as f64),
+                    fmt_ns(s.median.p999_ns as f64)
                 ),
                 status: Status::of(x >= 100.0),
             },

@@ -179,27 +179,10 @@ pub struct FlushLatency {
     pub live: usize,
     /// Lookup threads.
     pub lookup_threads: usize,
-    /// Lookups timed during the flush.
-    pub lookups: u64,
-    /// Latencies recorded: the lookups timed and, for each stalled one, the
-    /// lookups that would have arrived meanwhile (coordinated omission).
-    /// Results written before this field had only `lookups`, which
-    /// counted these.
-    #[serde(default)]
-    pub recorded: u64,
-    /// Lookup latency percentiles and maximum, in nanoseconds.
-    pub p50_ns: u64,
-    /// 99th percentile.
-    pub p99_ns: u64,
-    /// 99.9th percentile.
-    pub p999_ns: u64,
-    /// Maximum.
-    pub max_ns: u64,
-    /// How long the flush took, in milliseconds.
-    #[serde(with = "nan_as_null")]
-    pub flush_ms: f64,
-    /// How many sessions the flush removed.
-    pub flushed: usize,
+    /// The figures: each the median of the runs' (written inline, as
+    /// results before `runs` had them).
+    #[serde(flatten)]
+    pub median: FlushRun,
     /// Every run, in the order they ran, each with a cache of its own;
     /// empty in results written before this field (one run, the figures
     /// above).
@@ -207,12 +190,17 @@ pub struct FlushLatency {
     pub runs: Vec<FlushRun>,
 }
 
-/// One W3 run of one cache: the figures of [`FlushLatency`] for that run.
+/// W3's figures: one run's, or (in [`FlushLatency::median`]) each the
+/// median of several runs'.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct FlushRun {
     /// Lookups timed during the flush.
     pub lookups: u64,
-    /// Latencies recorded (the coordinated-omission back-fill included).
+    /// Latencies recorded: the lookups timed and, for each stalled one, the
+    /// lookups that would have arrived meanwhile (coordinated omission).
+    /// Results written before this field had only `lookups`, which
+    /// counted these.
+    #[serde(default)]
     pub recorded: u64,
     /// Median lookup latency, in nanoseconds.
     pub p50_ns: u64,
@@ -266,18 +254,20 @@ impl FlushLatency {
             expired,
             live,
             lookup_threads,
-            lookups: median_u64(timed().map(|r| r.lookups)),
-            recorded: median_u64(timed().map(|r| r.recorded)),
-            p50_ns: median_u64(timed().map(|r| r.p50_ns)),
-            p99_ns: median_u64(timed().map(|r| r.p99_ns)),
-            p999_ns: median_u64(timed().map(|r| r.p999_ns)),
-            max_ns: median_u64(timed().map(|r| r.max_ns)),
-            flush_ms: if flush.is_empty() {
-                f64::NAN
-            } else {
-                median(&flush)
+            median: FlushRun {
+                lookups: median_u64(timed().map(|r| r.lookups)),
+                recorded: median_u64(timed().map(|r| r.recorded)),
+                p50_ns: median_u64(timed().map(|r| r.p50_ns)),
+                p99_ns: median_u64(timed().map(|r| r.p99_ns)),
+                p999_ns: median_u64(timed().map(|r| r.p999_ns)),
+                max_ns: median_u64(timed().map(|r| r.max_ns)),
+                flush_ms: if flush.is_empty() {
+                    f64::NAN
+                } else {
+                    median(&flush)
+                },
+                flushed: median_u64(runs.iter().map(|r| r.flushed as u64)) as usize,
             },
-            flushed: median_u64(runs.iter().map(|r| r.flushed as u64)) as usize,
             runs,
         }
     }

@@ -253,7 +253,7 @@ fn targets_flip_with_the_data() {
         }
     }
     // p99.9 just above 10 µs.
-    r.flush_latency[0].p999_ns = 10_001;
+    r.flush_latency[0].median.p999_ns = 10_001;
     // Flush at 10^6 costs 1.6× the 10^3 figure; only two sizes, 10^3 and 10^5.
     r.scale.retain(|p| p.cache != "sesscache");
     r.scale.push(ScalePoint {
@@ -317,7 +317,7 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
     );
 
     // sesscache at 1.3 ms, the machine alone at 1.1 ms.
-    r.flush_latency[0].p999_ns = 1_300_000;
+    r.flush_latency[0].median.p999_ns = 1_300_000;
     r.machine_floor = Some(floor(1_100_000));
     let md = markdown(&r);
     assert_eq!(
@@ -365,7 +365,7 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
         "{}",
         sess_row(&md)
     );
-    r.flush_latency[0].recorded = 620_000;
+    r.flush_latency[0].median.recorded = 620_000;
     let md = markdown(&r);
     assert!(
         sess_row(&md).contains("| 500,000 | 620,000 |"),
@@ -384,11 +384,11 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
     );
 
     // sesscache above the floor's highest window (3.3 ms): its own miss.
-    r.flush_latency[0].p999_ns = 5_000_000;
+    r.flush_latency[0].median.p999_ns = 5_000_000;
     assert_eq!(target_status(&markdown(&r), w3), "not met");
     // A results file from before the floor kept its windows: the median
     // window alone decides.
-    r.flush_latency[0].p999_ns = 1_000_000;
+    r.flush_latency[0].median.p999_ns = 1_000_000;
     let mut f = floor(1_100_000);
     f.windows_p999_ns.clear();
     r.machine_floor = Some(f);
@@ -398,7 +398,7 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
         "not met: within this machine's floor, which misses it too"
     );
     assert!(!md.contains("each window's"), "{md}");
-    r.flush_latency[0].p999_ns = 1_300_000;
+    r.flush_latency[0].median.p999_ns = 1_300_000;
 
     // A floor under 10 µs: the miss is sesscache's own.
     r.machine_floor = Some(floor(5_000));
@@ -413,7 +413,7 @@ fn the_machine_floor_is_reported_and_qualifies_the_w3_target() {
     assert_eq!(target_status(&markdown(&r), w3), "not met");
 
     // A met target stays met whatever the floor.
-    r.flush_latency[0].p999_ns = 8_000;
+    r.flush_latency[0].median.p999_ns = 8_000;
     r.machine_floor = Some(floor(1_100_000));
     assert_eq!(target_status(&markdown(&r), w3), "met");
 
@@ -677,15 +677,15 @@ fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
     let sess = FlushLatency::from_runs("sesscache", (200_000, 100_000), 1, runs.clone());
     assert_eq!(
         (
-            sess.p999_ns,
-            sess.max_ns,
-            sess.p50_ns,
-            sess.lookups,
-            sess.flushed
+            sess.median.p999_ns,
+            sess.median.max_ns,
+            sess.median.p50_ns,
+            sess.median.lookups,
+            sess.median.flushed
         ),
         (9_000, 18_000, 100, 1_000, 200_000)
     );
-    assert_eq!(sess.flush_ms, 45.0, "the NaN flush is left out");
+    assert_eq!(sess.median.flush_ms, 45.0, "the NaN flush is left out");
     assert_eq!(
         sess.runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
         runs.iter().map(|r| r.p999_ns).collect::<Vec<_>>(),
@@ -706,7 +706,7 @@ fn repeated_w3_w4_and_w6_figures_are_medians_with_their_range() {
         1,
         vec![runs[1].clone(), runs[1].clone()],
     );
-    assert_eq!((none.lookups, none.p999_ns), (0, 0));
+    assert_eq!((none.median.lookups, none.median.p999_ns), (0, 0));
     r.flush_latency.push(none);
     let md = markdown(&r);
     let m = cells(row(&md, "## W3 flush under load", "moka"));
